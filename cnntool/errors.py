@@ -1,0 +1,39 @@
+"""Errors that point at the spec entry responsible, compiler-style (file:line:col)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Loc", "SpecError", "UNKNOWN"]
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A position in a spec file; line and column are 1-based, as editors show them."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+
+
+UNKNOWN = Loc("<spec>", 0, 0)
+
+
+class SpecError(Exception):
+    """A spec that cannot be read or analysed. The CLI prints it and exits with code 2."""
+
+    def __init__(self, message: str, loc: Loc = UNKNOWN, *, hint: str = "", trace: tuple[Loc, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+        self.trace = trace  # where the block holding `loc` was called from, innermost first
+
+    def __str__(self) -> str:
+        lines = [f"{self.loc}: error: {self.message}"]
+        lines += [f"{call}: note: in the block called here" for call in self.trace]
+        if self.hint:
+            lines.append(f"{self.loc}: hint: {self.hint}")
+        return "\n".join(lines)

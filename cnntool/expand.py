@@ -1,0 +1,347 @@
+"""Expand a spec's layer list (blocks, repeat, for, if, seq, parallel) into graph nodes.
+
+Names are scoped like code: a block call opens a scope named after the call, auto-named
+entries get ``<kind><n>`` (conv1, conv2, ...), and ``from:`` resolves a name in the innermost
+scope that defines it. References can only point back, so a cycle cannot be written.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Loc, SpecError
+from .expr import ExprError, substitute
+from .graph import INPUT, Node
+from .layers import REGISTRY, Layer, LayerError
+from .layers.base import coerce, fields_of
+from .yamlsource import LocList, LocMap, loc_of
+
+__all__ = ["Block", "Expander", "MAX_LAYERS", "META_KEYS"]
+
+MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a few thousand
+MAX_CALL_DEPTH = 32
+META_KEYS = ("name", "from", "repeat", "for", "if")
+CONSTRUCTS = ("seq", "parallel")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    args: LocMap  # argument -> default (null: required)
+    layers: LocList
+    loc: Loc
+
+
+@dataclass
+class Scope:
+    prefix: str
+    input: str
+    trace: tuple[Loc, ...] = ()
+    parent: "Scope | None" = None
+    depth: int = 0
+    names: dict[str, str] = field(default_factory=dict)
+    name_locs: dict[str, Loc] = field(default_factory=dict)
+    counters: Counter = field(default_factory=Counter)
+
+
+def suggest(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+class Expander:
+    def __init__(self, defaults: dict[str, LocMap], blocks: dict[str, Block],
+                 later_names: dict[str, Loc], spec_args: dict[str, Any]):
+        self.defaults = defaults
+        self.spec_args = spec_args  # what every block sees besides its own arguments
+        self.blocks = blocks
+        self.later_names = later_names  # every literal `name:` in the file, for forward-ref hints
+        self.nodes: list[Node] = []
+        self.full: dict[str, int] = {}
+
+    # -- public --------------------------------------------------------------------------
+    def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:
+        self.nodes.append(Node(INPUT, "input", None, (), (), input_shape_loc))
+        self.full[INPUT] = 0
+        top = Scope("", INPUT)
+        self.sequence(layers, top, dict(self.spec_args), INPUT)
+        return tuple(self.nodes)
+
+    # -- sequences and entries -----------------------------------------------------------
+    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str) -> str:
+        if not isinstance(entries, list):
+            raise SpecError("expected a list of layers", getattr(entries, "loc", scope_loc(scope)))
+        for i, raw in enumerate(entries):
+            prev = self.entry(raw, loc_of(entries, i, getattr(entries, "loc", scope_loc(scope))), scope, env, prev)
+        return prev
+
+    def entry(self, raw: Any, loc: Loc, scope: Scope, env: dict[str, Any], prev: str) -> str:
+        key, value, meta = self.split(raw, loc)
+        meta_loc = lambda k: loc_of(raw, k, loc)  # noqa: E731
+        if "if" in meta and not self.sub(meta["if"], env, meta_loc("if")):
+            return prev
+        name = self.sub(meta.get("name"), env, meta_loc("name"))
+        if name is not None and (not isinstance(name, str) or not _NAME.match(name) or name == INPUT):
+            raise SpecError(f"bad name {name!r}: use letters, digits, '_' or '-' (and not 'input')",
+                            meta_loc("name"))
+        loops = self.loops(meta, raw, loc, env)
+        for k, bound in enumerate(loops):
+            inner = {**env, **bound}
+            this_name = name if name is None or len(loops) == 1 else f"{name}{k + 1}"
+            src = self.sources(meta, raw, loc, scope, inner, prev)
+            prev = self.one(key, value, loc_of(raw, key, loc) if isinstance(raw, LocMap) else loc,
+                            loc, this_name, src, scope, inner)
+        return prev
+
+    def split(self, raw: Any, loc: Loc) -> tuple[str, Any, dict[str, Any]]:
+        if isinstance(raw, str):
+            return raw, None, {}
+        if not isinstance(raw, LocMap):
+            raise SpecError(f"a layer entry is a kind name or a mapping, got {raw!r}", loc)
+        keys = [k for k in raw if k not in META_KEYS]
+        if len(keys) != 1:
+            what = "no layer kind" if not keys else f"{len(keys)} kinds ({', '.join(keys)})"
+            raise SpecError(f"entry has {what}; each list item is exactly one layer, block or construct"
+                            f" plus optional {', '.join(META_KEYS)}", loc)
+        return keys[0], raw[keys[0]], {k: raw[k] for k in raw if k in META_KEYS}
+
+    def loops(self, meta: dict[str, Any], raw: Any, loc: Loc, env: dict[str, Any]) -> list[dict[str, Any]]:
+        if "repeat" in meta and "for" in meta:
+            raise SpecError("use either `repeat` or `for` on one entry, not both", loc)
+        if "repeat" in meta:
+            where = loc_of(raw, "repeat", loc)
+            n = self.sub(meta["repeat"], env, where)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise SpecError(f"repeat must be a non-negative integer, got {n!r}", where)
+            if n > MAX_LAYERS:
+                raise SpecError(f"repeat {n:,} is over the limit of {MAX_LAYERS:,} layers", where)
+            return [{}] * n
+        if "for" in meta:
+            where = loc_of(raw, "for", loc)
+            spec = meta["for"]
+            if not isinstance(spec, LocMap) or not spec:
+                raise SpecError("`for` takes a mapping of name: list, e.g. {c: [64, 128], n: [2, 2]}", where)
+            lists = {k: self.sub(v, env, loc_of(spec, k, where)) for k, v in spec.items()}
+            lengths = {k: len(v) if isinstance(v, list) else None for k, v in lists.items()}
+            if None in lengths.values() or len(set(lengths.values())) != 1:
+                raise SpecError(f"`for` needs lists of one length, got lengths {lengths}", where)
+            if next(iter(lengths.values())) > MAX_LAYERS:
+                raise SpecError(f"`for` runs over the limit of {MAX_LAYERS:,} layers", where)
+            return [dict(zip(lists, values)) for values in zip(*lists.values())]
+        return [{}]
+
+    def sources(self, meta: dict[str, Any], raw: Any, loc: Loc, scope: Scope,
+                env: dict[str, Any], prev: str) -> tuple[str, ...]:
+        if "from" not in meta:
+            return (prev,)
+        where = loc_of(raw, "from", loc)
+        value = self.sub(meta["from"], env, where)
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(n, str) for n in names):
+            raise SpecError(f"`from` takes a node name or a list of names, got {value!r}", where)
+        return tuple(self.resolve(n, scope, loc_of(meta["from"], i, where)) for i, n in enumerate(names))
+
+    # -- one entry: a layer, a block call, seq or parallel -------------------------------------
+    def one(self, key: str, value: Any, vloc: Loc, loc: Loc, name: str | None,
+            src: tuple[str, ...], scope: Scope, env: dict[str, Any]) -> str:
+        if key in REGISTRY:
+            return self.layer(key, value, vloc, loc, name, src, scope, env)
+        if key in self.blocks:
+            return self.call(self.blocks[key], value, vloc, loc, name, src, scope, env)
+        if key == "seq":
+            return self.sequence(value, scope, env, self.single(src, "seq", loc))
+        if key == "parallel":
+            return self.parallel(value, vloc, loc, name, src, scope, env)
+        options = [*REGISTRY, *self.blocks, *CONSTRUCTS]
+        raise SpecError(f"unknown layer kind or block '{key}'", loc, hint=suggest(key, options),
+                        trace=scope.trace)
+
+    def single(self, src: tuple[str, ...], what: str, loc: Loc) -> str:
+        if len(src) != 1:
+            raise SpecError(f"{what} takes one input, got {len(src)}", loc)
+        return src[0]
+
+    def layer(self, kind: str, value: Any, vloc: Loc, loc: Loc, name: str | None,
+              src: tuple[str, ...], scope: Scope, env: dict[str, Any]) -> str:
+        cls = REGISTRY[kind]
+        lo, hi = cls.arity
+        if isinstance(value, list) and hi != 1:  # `add: [a, b]` lists the inputs
+            src = tuple(self.resolve(self.sub(v, env, loc_of(value, i, vloc)), scope, loc_of(value, i, vloc))
+                        for i, v in enumerate(value))
+            value = None
+        layer, refs = self.make_layer(cls, value, vloc, loc, scope, env)
+        if len(src) < lo or (hi is not None and len(src) > hi):
+            want = f"at least {lo}" if hi is None else f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise SpecError(f"{kind} takes {want} input(s), got {len(src)}", loc, trace=scope.trace)
+        full = self.define(scope, name or self.auto(scope, kind), loc)
+        self.add_node(Node(full, kind, layer, src, refs, loc, scope.trace), loc)
+        return full
+
+    def make_layer(self, cls: type[Layer], value: Any, vloc: Loc, loc: Loc, scope: Scope,
+                   env: dict[str, Any]) -> tuple[Layer, tuple[tuple[str, str], ...]]:
+        if value is None:
+            given: dict[str, Any] = {}
+        elif isinstance(value, LocMap):
+            given = dict(value)
+        elif cls.primary:
+            given = {cls.primary: value}
+        else:
+            raise SpecError(f"{cls.kind} takes no value here; write `- {cls.kind}` or a mapping of its "
+                            f"fields", vloc, trace=scope.trace)
+        defaults = self.defaults.get(cls.kind, {})
+        fields = {f.name: f for f in fields_of(cls)}
+        kwargs, refs = {}, []
+        for key in {**defaults, **given}:
+            source = given if key in given else defaults
+            where = loc_of(value, key, vloc) if key in given else loc_of(defaults, key, vloc)
+            if key not in fields:
+                hint = suggest(key, fields) or (f"{cls.kind} has no fields" if not fields
+                                                else "fields: " + ", ".join(fields))
+                raise SpecError(f"{cls.kind} has no field '{key}'", where, hint=hint, trace=scope.trace)
+            raw = self.sub(source[key], env, where)
+            try:
+                kwargs[key] = coerce(raw, fields[key].type)
+            except LayerError as exc:
+                raise SpecError(f"{cls.kind}.{key}: {exc}", where, trace=scope.trace) from None
+            if key in cls.refs and kwargs[key] is not None:
+                refs.append((key, self.resolve(kwargs[key], scope, where)))
+        missing = [f for f in fields if fields[f].required and f not in kwargs]
+        if missing:
+            raise SpecError(f"{cls.kind} needs `{missing[0]}` ({fields[missing[0]].doc}); set it here "
+                            f"or under `defaults: {cls.kind}:`", loc, trace=scope.trace)
+        layer = cls(**kwargs)
+        try:
+            layer.check()
+        except LayerError as exc:
+            raise SpecError(f"{cls.kind}: {exc}", vloc, trace=scope.trace) from None
+        return layer, tuple(refs)
+
+    def call(self, block: Block, value: Any, vloc: Loc, loc: Loc, name: str | None,
+             src: tuple[str, ...], scope: Scope, caller: dict[str, Any]) -> str:
+        if scope.depth >= MAX_CALL_DEPTH:
+            raise SpecError(f"blocks call each other more than {MAX_CALL_DEPTH} deep (recursion?)", loc,
+                            trace=scope.trace)
+        env = self.block_env(block, value, vloc, loc, scope, caller)
+        full = self.define(scope, name or self.auto(scope, block.name), loc)
+        child = Scope(full + ".", self.single(src, f"block '{block.name}'", loc), (loc, *scope.trace),
+                      scope, scope.depth + 1)
+        out = self.sequence(block.layers, child, env, child.input)
+        scope.names[full[len(scope.prefix):]] = out  # the block's name stands for its output
+        return out
+
+    def block_env(self, block: Block, value: Any, vloc: Loc, loc: Loc, scope: Scope,
+                  caller: dict[str, Any]) -> dict[str, Any]:
+        """A block sees the spec's arguments and its own, evaluated in the caller's scope."""
+        env = dict(self.spec_args)
+        params = list(block.args)
+        if value is None:
+            given: dict[str, Any] = {}
+        elif isinstance(value, LocMap):
+            given = dict(value)
+        elif params:
+            given = {params[0]: value}
+        else:
+            raise SpecError(f"block '{block.name}' takes no arguments", vloc, trace=scope.trace)
+        for key, raw in given.items():
+            where = loc_of(value, key, vloc)
+            if key not in block.args:
+                raise SpecError(f"block '{block.name}' has no argument '{key}'", where,
+                                hint=suggest(key, params) or f"arguments: {', '.join(params) or 'none'}",
+                                trace=scope.trace)
+            env[key] = self.sub(raw, caller, where)
+        for key, default in block.args.items():
+            if key not in given:
+                if default is None:
+                    raise SpecError(f"block '{block.name}' needs argument '{key}'", loc, trace=scope.trace)
+                env[key] = default
+        return env
+
+    def parallel(self, value: Any, vloc: Loc, loc: Loc, name: str | None, src: tuple[str, ...],
+                 scope: Scope, env: dict[str, Any]) -> str:
+        if not isinstance(value, LocMap) or set(value) - {"branches", "merge"} or "branches" not in value:
+            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat}",
+                            vloc, trace=scope.trace)
+        merge = value.get("merge", "concat")
+        if merge not in ("add", "concat"):
+            raise SpecError(f"merge must be 'add' or 'concat', got {merge!r}", loc_of(value, "merge", vloc))
+        start = self.single(src, "parallel", loc)
+        branches = value["branches"]
+        bloc = loc_of(value, "branches", vloc)
+        if isinstance(branches, LocMap):
+            named = [(k, v, loc_of(branches, k, bloc)) for k, v in branches.items()]
+        elif isinstance(branches, list):
+            named = [(None, v, loc_of(branches, i, bloc)) for i, v in enumerate(branches)]
+        else:
+            raise SpecError("branches must be a list of layer lists or a mapping of name: layers", bloc)
+        if len(named) < 2:
+            raise SpecError("parallel needs at least two branches (an empty one is the identity)", bloc)
+        outs = []
+        for bname, layers, where in named:
+            full = self.define(scope, bname or self.auto(scope, "branch"), where)
+            child = Scope(full + ".", start, scope.trace, scope, scope.depth)
+            outs.append(self.sequence(layers, child, env, start))
+        layer_cls = REGISTRY[merge]
+        full = self.define(scope, name or self.auto(scope, merge), loc)
+        self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)
+        return full
+
+    # -- names ---------------------------------------------------------------------------------
+    def auto(self, scope: Scope, base: str) -> str:
+        while True:
+            scope.counters[base] += 1
+            name = f"{base}{scope.counters[base]}"
+            if name not in scope.names:
+                return name
+
+    def define(self, scope: Scope, local: str, loc: Loc) -> str:
+        if local in scope.names:
+            first = scope.name_locs.get(local)
+            raise SpecError(f"name '{local}' is already used in this scope"
+                            + (f" (line {first.line})" if first else ""), loc, trace=scope.trace)
+        full = scope.prefix + local
+        scope.names[local], scope.name_locs[local] = full, loc
+        return full
+
+    def resolve(self, name: Any, scope: Scope, loc: Loc) -> str:
+        if not isinstance(name, str):
+            raise SpecError(f"a node reference must be a name, got {name!r}", loc)
+        if name == INPUT:
+            return scope.input
+        s: Scope | None = scope
+        visible: list[str] = [INPUT]
+        while s is not None:
+            if name in s.names:
+                return s.names[name]
+            visible += list(s.names)
+            s = s.parent
+        if name in self.full:
+            return name
+        if name in self.later_names:
+            later = self.later_names[name]
+            raise SpecError(f"'{name}' is defined after this point (line {later.line}); references "
+                            "must point to earlier nodes, so a cycle cannot be formed", loc, trace=scope.trace)
+        raise SpecError(f"no node named '{name}' before this point", loc, hint=suggest(name, visible),
+                        trace=scope.trace)
+
+    def add_node(self, node: Node, loc: Loc) -> None:
+        if len(self.nodes) >= MAX_LAYERS:
+            raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", loc)
+        self.full[node.name] = len(self.nodes)
+        self.nodes.append(node)
+
+    # -- values --------------------------------------------------------------------------------
+    def sub(self, value: Any, env: dict[str, Any], loc: Loc) -> Any:
+        try:
+            if isinstance(value, list):
+                return [self.sub(v, env, loc_of(value, i, loc)) for i, v in enumerate(value)]
+            return substitute(value, env)
+        except ExprError as exc:
+            raise SpecError(str(exc), loc) from None
+
+
+def scope_loc(scope: Scope) -> Loc:
+    return scope.trace[0] if scope.trace else Loc("<spec>", 0, 0)

@@ -1,0 +1,238 @@
+"""The layer contract: one class per kind holds its YAML fields and every rule about it.
+
+A kind is a frozen dataclass whose fields are its YAML keys. Its methods give the output shape,
+parameters, buffers, MACs, other FLOPs, receptive-field window and the torch module, all from
+one ``Io`` record, so adding a kind is one class in one place. ``@register`` adds it to the
+registry; registering a name twice is an error.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, ClassVar, Literal, Union
+
+__all__ = ["Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
+           "REGISTRY", "pair", "numel", "need_dims", "conv_out", "pool_out", "Field", "fields_of"]
+
+Shape = tuple[int, ...]
+Pair = tuple[int, int]  # (H, W); YAML may give one int for both
+
+
+class LayerError(ValueError):
+    """A rule violated by a layer's inputs or arguments; the analysis adds the spec location."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What a layer may know about a node it names in a field (e.g. maxunpool's `indices`)."""
+
+    kind: str
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    layer: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Io:
+    """Inputs (and, once inferred, the output) of one layer instance, batch excluded."""
+
+    ins: tuple[Shape, ...]
+    out: Shape = ()
+    refs: dict[str, Ref] = dataclasses.field(default_factory=dict)
+
+    @property
+    def x(self) -> Shape:
+        return self.ins[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Win:
+    """A sliding window along one axis, for receptive-field arithmetic (Araujo et al. 2019)."""
+
+    kernel: int  # effective extent, dilation included
+    stride: int = 1
+    padding: Fraction | int = 0
+    transposed: bool = False
+
+
+GLOBAL = "global"  # the window covers the whole input (linear, flatten, global pooling)
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def pair(value: int | Pair) -> Pair:
+    return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
+
+
+def need_dims(io: Io, dims: int, kind: str) -> None:
+    for shape in io.ins:
+        if len(shape) != dims:
+            what = "a (C, H, W) feature map" if dims == 3 else "a flat (features,) vector"
+            hint = " (add a `flatten` before it)" if dims == 1 else ""
+            raise LayerError(f"{kind} needs {what}, got shape {list(shape)}{hint}")
+
+
+def conv_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str]:
+    """Output size o = floor((i + 2p - d(k-1) - 1) / s) + 1 and a note when s does not divide."""
+    span = i + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        raise LayerError(f"kernel {d * (k - 1) + 1} (dilated) is larger than the padded input "
+                         f"{i + 2 * p} along {axis}")
+    o = (-(-span // s) if ceil else span // s) + 1
+    note = ""
+    if span % s:
+        rounding = "ceil" if ceil else "floor"
+        note = (f"along {axis}: ({i} + 2×{p} − {d * (k - 1) + 1}) / {s} + 1 = "
+                f"{Fraction(span, s) + 1} is not an integer; {rounding} gives {o}")
+    return o, note
+
+
+def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str]:
+    """PyTorch pooling: with ceil_mode a last window that would start in the padding is dropped."""
+    if 2 * p > k:
+        raise LayerError(f"padding {p} must be at most half the kernel {k} along {axis}")
+    o, note = conv_out(i, k, s, p, d, ceil, axis)
+    if ceil and (o - 1) * s >= i + p:
+        o -= 1
+    return o, note
+
+
+# -- fields --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: Any
+    default: Any
+    required: bool
+    doc: str
+
+
+def fields_of(cls: type) -> list[Field]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING
+        out.append(Field(f.name, hints[f.name], None if required else f.default, required,
+                         f.metadata.get("doc", "")))
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    if tp is Pair or tp == tuple[int, int]:
+        return "an integer or [h, w]"
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin is Union:
+        return " or ".join(_type_name(a) for a in typing.get_args(tp) if a is not type(None)) + " or null"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def coerce(value: Any, tp: Any) -> Any:
+    """Check a YAML value against a field type; raise LayerError naming what was expected."""
+    origin = typing.get_origin(tp)
+    if origin is Union:
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        for option in typing.get_args(tp):
+            if option is type(None):
+                continue
+            try:
+                return coerce(value, option)
+            except LayerError:
+                pass
+    elif origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+    elif tp is Pair or tp == tuple[int, int]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value, value)
+        if isinstance(value, list) and len(value) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise LayerError(f"expected {_type_name(tp)}, got {value!r}")
+
+
+# -- the contract ------------------------------------------------------------------------
+
+class Layer:
+    """Base of every kind. Rules take an ``Io`` and count for one sample (batch 1)."""
+
+    kind: ClassVar[str] = ""
+    doc: ClassVar[str] = ""
+    primary: ClassVar[str | None] = None  # field set by the scalar form, e.g. `conv: 64`
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)  # min and max data inputs
+    refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node
+
+    def check(self) -> None:
+        """Validate arguments that do not depend on the input (raise LayerError)."""
+
+    def out_shape(self, io: Io) -> Shape:
+        return io.x
+
+    def params(self, io: Io) -> int:
+        return 0
+
+    def buffers(self, io: Io) -> int:
+        return 0
+
+    def macs(self, io: Io) -> int:
+        """Multiply-accumulates of conv/linear, bias excluded: the papers' 'multiply-adds'."""
+        return 0
+
+    def ops(self, io: Io) -> int:
+        """FLOPs that are not MACs (bias adds, normalisation, activations, pooling, adds)."""
+        return 0
+
+    def fvcore(self, io: Io) -> int:
+        """What fvcore's FlopCountAnalysis reports for this layer (its unit is one MAC)."""
+        return self.macs(io)
+
+    def window(self, io: Io) -> tuple[Win, Win] | str | None:
+        """Sliding window along H and W; None for element-wise layers, GLOBAL for dense ones."""
+        return None
+
+    def notes(self, io: Io) -> list[str]:
+        """Warnings about this instance (e.g. a stride that does not divide the input)."""
+        return []
+
+    def describe(self) -> str:
+        """A few characters for tables, e.g. '3×3/2 p1'."""
+        return ""
+
+    def build(self, io: Io) -> Any:
+        """The equivalent torch.nn.Module (torch is imported inside, never at module level)."""
+        raise NotImplementedError(f"{self.kind} has no torch builder")
+
+
+REGISTRY: dict[str, type[Layer]] = {}
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make ``cls`` a frozen dataclass and add it under ``cls.kind``."""
+    if not cls.kind:
+        raise TypeError(f"{cls.__name__} has no `kind`")
+    if cls.kind in REGISTRY:
+        raise TypeError(f"layer kind {cls.kind!r} is registered twice "
+                        f"({REGISTRY[cls.kind].__name__} and {cls.__name__})")
+    cls = dataclass(frozen=True)(cls)
+    REGISTRY[cls.kind] = cls
+    return cls

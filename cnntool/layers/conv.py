@@ -1,0 +1,165 @@
+"""Convolution and transposed convolution (Dumoulin & Visin, arXiv 1603.07285)."""
+from __future__ import annotations
+
+from dataclasses import field
+from fractions import Fraction
+from typing import Literal, Union
+
+from .base import Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register
+
+Padding = Union[Pair, Literal["same", "valid"]]
+
+
+def _doc(text: str) -> dict:
+    return {"doc": text}
+
+
+def window_text(k: Pair, s: Pair, p: Pair | str = (0, 0), d: Pair = (1, 1)) -> str:
+    kernel = f"{k[0]}" if k[0] == k[1] else f"{k[0]}×{k[1]}"
+    text = f"{kernel}×{kernel}" if k[0] == k[1] else kernel
+    text += f"/{s[0]}" if s[0] == s[1] else f"/{s[0]},{s[1]}"
+    if isinstance(p, str):
+        text += f" {p}"
+    elif any(p):
+        text += f" p{p[0]}" if p[0] == p[1] else f" p{p[0]},{p[1]}"
+    if d != (1, 1):
+        text += f" d{d[0]}" if d[0] == d[1] else f" d{d[0]},{d[1]}"
+    return text
+
+
+@register
+class Conv(Layer):
+    kind = "conv"
+    doc = "2-D convolution (torch.nn.Conv2d); `conv: 64` sets `out`."
+    primary = "out"
+    out: int = field(metadata=_doc("output channels (number of filters)"))
+    kernel: Pair = field(metadata=_doc("kernel size, k or [kh, kw]"))
+    stride: Pair = field(default=(1, 1), metadata=_doc("stride"))
+    padding: Padding = field(default=(0, 0), metadata=_doc("zero padding per side, or 'same' / 'valid'"))
+    dilation: Pair = field(default=(1, 1), metadata=_doc("dilation"))
+    groups: int = field(default=1, metadata=_doc("channel groups (AlexNet's two towers: 2)"))
+    bias: bool = field(default=True, metadata=_doc("learn a bias per output channel"))
+    rounding: Literal["floor", "ceil"] = field(
+        default="floor", metadata=_doc("output-size rounding; 'ceil' as cuda-convnet (AlexNet)"))
+
+    def check(self) -> None:
+        if self.out <= 0 or self.groups <= 0 or min(self.kernel + self.stride + self.dilation) <= 0:
+            raise LayerError("out, kernel, stride, dilation and groups must be positive")
+        if self.padding == "same" and self.stride != (1, 1):
+            raise LayerError("padding 'same' needs stride 1 (as in PyTorch)")
+        if self.out % self.groups:
+            raise LayerError(f"out={self.out} is not divisible by groups={self.groups}")
+
+    def pad(self) -> Pair:
+        if self.padding == "valid":
+            return (0, 0)
+        if self.padding == "same":  # PyTorch puts the odd extra pixel on the right/bottom
+            return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation))  # type: ignore
+        return self.padding  # type: ignore[return-value]
+
+    def _sizes(self, x: Shape) -> tuple[list[int], list[str]]:
+        if self.padding == "same":
+            return [x[1], x[2]], []
+        sizes, notes = [], []
+        for axis, i, k, s, p, d in zip("HW", x[1:], self.kernel, self.stride, self.pad(), self.dilation):
+            o, note = conv_out(i, k, s, p, d, self.rounding == "ceil", axis)
+            sizes.append(o)
+            notes += [note] if note else []
+        return sizes, notes
+
+    def out_shape(self, io: Io) -> Shape:
+        need_dims(io, 3, "conv")
+        if io.x[0] % self.groups:
+            raise LayerError(f"{io.x[0]} input channels are not divisible by groups={self.groups}")
+        return (self.out, *self._sizes(io.x)[0])
+
+    def notes(self, io: Io) -> list[str]:
+        return self._sizes(io.x)[1]
+
+    def params(self, io: Io) -> int:
+        return self.out * io.x[0] // self.groups * numel(self.kernel) + (self.out if self.bias else 0)
+
+    def macs(self, io: Io) -> int:
+        return numel(io.out) * io.x[0] // self.groups * numel(self.kernel)
+
+    def ops(self, io: Io) -> int:
+        return numel(io.out) if self.bias else 0
+
+    def window(self, io: Io) -> tuple[Win, Win]:
+        if self.padding == "same":
+            pads = [Fraction(d * (k - 1), 2) for k, d in zip(self.kernel, self.dilation)]
+        else:
+            pads = list(self.pad())
+        return tuple(Win(d * (k - 1) + 1, s, p) for k, s, p, d in  # type: ignore[return-value]
+                     zip(self.kernel, self.stride, pads, self.dilation))
+
+    def describe(self) -> str:
+        text = window_text(self.kernel, self.stride, self.padding if isinstance(self.padding, str)
+                           else self.pad(), self.dilation)
+        return text + (f" g{self.groups}" if self.groups > 1 else "") + (" ceil" if self.rounding == "ceil" else "")
+
+    def build(self, io: Io):
+        from torch import nn
+        conv = nn.Conv2d(io.x[0], self.out, self.kernel, self.stride,
+                         "same" if self.padding == "same" else self.pad(),
+                         self.dilation, self.groups, self.bias)
+        if self.rounding == "floor":
+            return conv
+        # cuda-convnet's ceil rounding = extra zero padding on the bottom/right edge
+        extra = [(o - 1) * s + d * (k - 1) + 1 - (i + 2 * p) for o, i, k, s, p, d in
+                 zip(io.out[1:], io.x[1:], self.kernel, self.stride, self.pad(), self.dilation)]
+        return nn.Sequential(nn.ZeroPad2d((0, max(extra[1], 0), 0, max(extra[0], 0))), conv)
+
+
+@register
+class ConvTranspose(Layer):
+    kind = "deconv"
+    doc = "transposed convolution (torch.nn.ConvTranspose2d), a.k.a. up-convolution or deconvolution."
+    primary = "out"
+    out: int = field(metadata=_doc("output channels"))
+    kernel: Pair = field(metadata=_doc("kernel size"))
+    stride: Pair = field(default=(1, 1), metadata=_doc("stride (the up-sampling factor)"))
+    padding: Pair = field(default=(0, 0), metadata=_doc("padding removed from each side of the output"))
+    output_padding: Pair = field(default=(0, 0), metadata=_doc("extra rows/cols added on one side"))
+    dilation: Pair = field(default=(1, 1), metadata=_doc("dilation"))
+    groups: int = field(default=1, metadata=_doc("channel groups"))
+    bias: bool = field(default=True, metadata=_doc("learn a bias per output channel"))
+
+    def check(self) -> None:
+        if self.out <= 0 or self.groups <= 0 or min(self.kernel + self.stride + self.dilation) <= 0:
+            raise LayerError("out, kernel, stride, dilation and groups must be positive")
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
+            raise LayerError("output_padding must be smaller than stride or dilation (as in PyTorch)")
+
+    def out_shape(self, io: Io) -> Shape:
+        need_dims(io, 3, "deconv")
+        if io.x[0] % self.groups or self.out % self.groups:
+            raise LayerError(f"channels {io.x[0]}→{self.out} are not divisible by groups={self.groups}")
+        # o = s(i − 1) − 2p + d(k − 1) + output_padding + 1
+        sizes = [s * (i - 1) - 2 * p + d * (k - 1) + op + 1 for i, k, s, p, op, d in
+                 zip(io.x[1:], self.kernel, self.stride, self.padding, self.output_padding, self.dilation)]
+        if min(sizes) <= 0:
+            raise LayerError(f"output size {sizes} is not positive")
+        return (self.out, *sizes)
+
+    def params(self, io: Io) -> int:
+        return io.x[0] * self.out // self.groups * numel(self.kernel) + (self.out if self.bias else 0)
+
+    def macs(self, io: Io) -> int:
+        # every input pixel is scattered through the whole kernel (fvcore counts the same)
+        return numel(io.x) * self.out // self.groups * numel(self.kernel)
+
+    def ops(self, io: Io) -> int:
+        return numel(io.out) if self.bias else 0
+
+    def window(self, io: Io) -> tuple[Win, Win]:
+        return tuple(Win(d * (k - 1) + 1, s, p, transposed=True) for k, s, p, d in  # type: ignore
+                     zip(self.kernel, self.stride, self.padding, self.dilation))
+
+    def describe(self) -> str:
+        return window_text(self.kernel, self.stride, self.padding, self.dilation) + " ↑"
+
+    def build(self, io: Io):
+        from torch import nn
+        return nn.ConvTranspose2d(io.x[0], self.out, self.kernel, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.bias, self.dilation)

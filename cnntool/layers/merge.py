@@ -1,0 +1,80 @@
+"""Graph operations: several inputs become one (add, concat) or one is cut to fit (crop)."""
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Optional
+
+from .base import Io, Layer, LayerError, Pair, Shape, need_dims, numel, register
+
+
+@register
+class Add(Layer):
+    kind = "add"
+    doc = "element-wise sum of two or more inputs of one shape (residual shortcut, HRNet fusion)."
+    arity = (2, None)
+
+    def out_shape(self, io: Io) -> Shape:
+        first = io.ins[0]
+        for other in io.ins[1:]:
+            if other != first:
+                what = "channels" if other[1:] == first[1:] else "shapes"
+                raise LayerError(f"{what} don't match: cannot add {list(first)} and {list(other)}")
+        return first
+
+    def ops(self, io: Io) -> int:
+        return (len(io.ins) - 1) * numel(io.out)
+
+    def build(self, io: Io):
+        from ..torchops import Sum
+        return Sum()
+
+
+@register
+class Concat(Layer):
+    kind = "concat"
+    doc = "concatenation along channels (Inception, U-Net skips); H and W must agree."
+    arity = (2, None)
+
+    def out_shape(self, io: Io) -> Shape:
+        need_dims(io, 3, "concat")
+        sizes = {shape[1:] for shape in io.ins}
+        if len(sizes) > 1:
+            raise LayerError("spatial sizes don't match: cannot concatenate "
+                             + ", ".join(str(list(s)) for s in io.ins) + " (crop one first?)")
+        return (sum(shape[0] for shape in io.ins), *io.ins[0][1:])
+
+    def build(self, io: Io):
+        from ..torchops import Concat as TorchConcat
+        return TorchConcat()
+
+
+@register
+class Crop(Layer):
+    kind = "crop"
+    doc = "centre crop to the size of another node (`like`) or to a fixed `size` (U-Net skips)."
+    refs = ("like",)
+    like: Optional[str] = field(default=None, metadata={"doc": "node whose H×W to crop to"})
+    size: Optional[Pair] = field(default=None, metadata={"doc": "target size [h, w]"})
+
+    def check(self) -> None:
+        if (self.like is None) == (self.size is None):
+            raise LayerError("crop needs exactly one of `like` or `size`")
+
+    def target(self, io: Io) -> Pair:
+        if self.size is not None:
+            return self.size
+        return io.refs["like"].out_shape[1:]  # type: ignore[return-value]
+
+    def out_shape(self, io: Io) -> Shape:
+        need_dims(io, 3, "crop")
+        h, w = self.target(io)
+        if h > io.x[1] or w > io.x[2] or min(h, w) <= 0:
+            raise LayerError(f"cannot crop {list(io.x)} to {h}×{w}")
+        return (io.x[0], h, w)
+
+    def describe(self) -> str:
+        return f"to {self.like}" if self.like else f"to {self.size[0]}×{self.size[1]}"
+
+    def build(self, io: Io):
+        from ..torchops import CenterCrop
+        return CenterCrop(io.out[1], io.out[2])

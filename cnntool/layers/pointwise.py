@@ -1,0 +1,127 @@
+"""Layers that act per element or per channel: activations, normalisation, dropout, softmax."""
+from __future__ import annotations
+
+from dataclasses import field
+
+from .base import Io, Layer, LayerError, Shape, numel, register
+
+
+def _doc(text: str) -> dict:
+    return {"doc": text}
+
+
+def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int,
+                arg: tuple[str, float, str] | None = None) -> type[Layer]:
+    """Factory for element-wise activations: same shape, no parameters, a fixed cost per element."""
+    namespace = {"kind": kind, "doc": doc, "__annotations__": {}}
+    if arg:
+        name, default, text = arg
+        namespace["__annotations__"][name] = "float"
+        namespace[name] = field(default=default, metadata=_doc(text))
+        namespace["primary"] = name
+
+    def ops(self, io: Io) -> int:
+        return ops_per_element * numel(io.out)
+
+    def build(self, io: Io):
+        from torch import nn
+        return getattr(nn, torch_name)(*([getattr(self, arg[0])] if arg else []))
+
+    namespace.update(ops=ops, build=build, __module__=__name__, __qualname__=torch_name)
+    return register(type(torch_name, (Layer,), namespace))
+
+
+ReLU = _activation("relu", "ReLU", "max(0, x)", 1)
+LeakyReLU = _activation("leakyrelu", "LeakyReLU", "max(εx, x)", 1,
+                        ("slope", 0.01, "negative slope ε (YOLO: 0.1)"))
+ELU = _activation("elu", "ELU", "x if x > 0 else α(eˣ − 1)", 1, ("alpha", 1.0, "α"))
+Tanh = _activation("tanh", "Tanh", "hyperbolic tangent", 1)
+Sigmoid = _activation("sigmoid", "Sigmoid", "logistic sigmoid", 1)
+
+
+@register
+class Softmax(Layer):
+    kind = "softmax"
+    doc = "softmax over channels (dim 1 in NCHW)."
+
+    def ops(self, io: Io) -> int:
+        return 3 * numel(io.out)  # exp, sum, divide
+
+    def build(self, io: Io):
+        from torch import nn
+        return nn.Softmax(dim=1)
+
+
+@register
+class Dropout(Layer):
+    kind = "dropout"
+    doc = "dropout; the identity at inference, so it costs nothing here."
+    primary = "p"
+    p: float = field(default=0.5, metadata=_doc("drop probability"))
+
+    def check(self) -> None:
+        if not 0 <= self.p < 1:
+            raise LayerError(f"p must be in [0, 1), got {self.p}")
+
+    def describe(self) -> str:
+        return f"p={self.p:g}"
+
+    def build(self, io: Io):
+        from torch import nn
+        return nn.Dropout(self.p)
+
+
+@register
+class BatchNorm(Layer):
+    kind = "bn"
+    doc = "batch normalisation (BatchNorm2d on maps, BatchNorm1d on vectors); inference cost."
+    eps: float = field(default=1e-5, metadata=_doc("ε added to the variance"))
+    momentum: float = field(default=0.1, metadata=_doc("running-statistics momentum"))
+    affine: bool = field(default=True, metadata=_doc("learn γ and β"))
+
+    def params(self, io: Io) -> int:
+        return 2 * io.x[0] if self.affine else 0
+
+    def buffers(self, io: Io) -> int:
+        return 2 * io.x[0] + 1  # running mean, running var, num_batches_tracked
+
+    def ops(self, io: Io) -> int:
+        return 2 * numel(io.out)  # folded to one scale and one shift per element
+
+    def fvcore(self, io: Io) -> int:
+        return numel(io.x) * (2 if self.affine else 1)
+
+    def build(self, io: Io):
+        from torch import nn
+        cls = nn.BatchNorm2d if len(io.x) == 3 else nn.BatchNorm1d
+        return cls(io.x[0], eps=self.eps, momentum=self.momentum, affine=self.affine)
+
+
+@register
+class LocalResponseNorm(Layer):
+    kind = "lrn"
+    doc = "local response normalisation across channels (AlexNet; VGG A-LRN)."
+    primary = "size"
+    size: int = field(default=5, metadata=_doc("channels in the window (n)"))
+    alpha: float = field(default=1e-4, metadata=_doc("α"))
+    beta: float = field(default=0.75, metadata=_doc("β"))
+    k: float = field(default=2.0, metadata=_doc("k (AlexNet and VGG use 2; PyTorch's default is 1)"))
+
+    def check(self) -> None:
+        if self.size <= 0:
+            raise LayerError("size must be positive")
+
+    def out_shape(self, io: Io) -> Shape:
+        if len(io.x) != 3:
+            raise LayerError(f"lrn needs a (C, H, W) feature map, got {list(io.x)}")
+        return io.x
+
+    def ops(self, io: Io) -> int:
+        return (self.size + 3) * numel(io.out)  # square, window sum, scale+k, power, divide
+
+    def describe(self) -> str:
+        return f"n={self.size}"
+
+    def build(self, io: Io):
+        from torch import nn
+        return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)

@@ -1,0 +1,86 @@
+"""What an analysis produces: typed, frozen records; rendering happens elsewhere."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+__all__ = ["RF", "LayerRow", "KindTotals", "Totals", "Warning", "Report"]
+
+
+@dataclass(frozen=True, slots=True)
+class RF:
+    """Receptive field along (H, W) in input pixels: size, jump (distance between neighbouring
+    outputs) and start (centre of the first output's field; 0.5 is the first pixel's centre)."""
+
+    size: tuple[Fraction, Fraction]
+    jump: tuple[Fraction, Fraction]
+    start: tuple[Fraction, Fraction]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerRow:
+    """One layer. Counts are for the whole batch except params/buffers; ``elements`` is per sample."""
+
+    name: str
+    kind: str
+    detail: str
+    inputs: tuple[str, ...]
+    in_shapes: tuple[tuple[int, ...], ...]
+    out_shape: tuple[int, ...]
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    fvcore: int
+    elements: int
+    act_bytes: int
+    rf: RF | None
+    loc: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindTotals:
+    layers: int
+    params: int
+    macs: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    fvcore: int
+    act_bytes: int  # every layer output once (what a training step keeps), input excluded
+    input_bytes: int
+    by_kind: dict[str, KindTotals] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    layer: str
+    loc: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    model: str
+    file: str
+    variant: str | None
+    description: str
+    source: str
+    input: tuple[int, ...]
+    batch: int
+    dtype_bytes: int
+    layers: tuple[LayerRow, ...]
+    totals: Totals
+    warnings: tuple[Warning, ...]
+
+    def row(self, name: str) -> LayerRow:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)

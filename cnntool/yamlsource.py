@@ -1,0 +1,131 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's composer gives node positions; we convert nodes ourselves so that only plain data
+(maps, lists, str, int, float, bool, null) is ever built. Any other tag (``!!python/object``,
+``!!binary``, ...) is refused, duplicate keys are errors, and expansion of aliases is bounded
+so an alias bomb fails fast instead of eating memory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Loc, SpecError
+
+__all__ = ["LocMap", "LocList", "load_yaml", "loc_of", "MAX_NODES", "MAX_DEPTH", "MAX_BYTES"]
+
+MAX_NODES = 200_000  # values after alias expansion; the largest built-in spec has a few thousand
+MAX_DEPTH = 64
+MAX_BYTES = 4 * 1024 * 1024
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_ctor = yaml.constructor.SafeConstructor()
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+
+
+def _tag(node: yaml.Node) -> str:
+    return node.tag.replace(_TAG, "!!")
+
+
+class LocMap(dict):
+    """A mapping that knows its own position and those of its keys and values."""
+
+    loc: Loc
+    key_locs: dict[str, Loc]
+    value_locs: dict[str, Loc]
+
+
+class LocList(list):
+    """A list that knows its own position and those of its items."""
+
+    loc: Loc
+    item_locs: list[Loc]
+
+
+def loc_of(container: Any, key: Any, default: Loc) -> Loc:
+    """Position of ``container[key]`` (the value), or ``default`` when unknown."""
+    if isinstance(container, LocMap):
+        return container.value_locs.get(key, default)
+    if isinstance(container, LocList) and isinstance(key, int) and 0 <= key < len(container.item_locs):
+        return container.item_locs[key]
+    return default
+
+
+def _loc(node: yaml.Node, file: str) -> Loc:
+    return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Converter:
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+
+    def convert(self, node: yaml.Node, depth: int = 0) -> Any:
+        loc = _loc(node, self.file)
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(f"spec expands to more than {MAX_NODES:,} values (an alias bomb?)", loc)
+        if depth > MAX_DEPTH:
+            raise SpecError(f"spec nests deeper than {MAX_DEPTH} levels", loc)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc, depth)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain lists", loc)
+            out = LocList(self.convert(item, depth + 1) for item in node.value)
+            out.loc, out.item_locs = loc, [_loc(item, self.file) for item in node.value]
+            return out
+        if node.tag not in _SCALAR_TAGS:
+            raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
+        try:
+            return _ctor.construct_object(node)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"bad YAML value: {exc}", loc) from None
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc, depth: int) -> LocMap:
+        if node.tag != _TAG + "map":
+            raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain mappings", loc)
+        out = LocMap()
+        out.loc, out.key_locs, out.value_locs = loc, {}, {}
+        for key_node, value_node in node.value:
+            key_loc = _loc(key_node, self.file)
+            if key_node.tag == _TAG + "merge":
+                raise SpecError("YAML merge keys ('<<') are not supported; use `defaults:` or a block", key_loc)
+            key = self.convert(key_node, depth + 1)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise SpecError(f"mapping keys must be names, got {key!r}", key_loc)
+            key = str(key)
+            if key in out:
+                raise SpecError(f"duplicate key {key!r} (first at line {out.key_locs[key].line})", key_loc)
+            out[key] = self.convert(value_node, depth + 1)
+            out.key_locs[key], out.value_locs[key] = key_loc, _loc(value_node, self.file)
+        return out
+
+
+def load_yaml(path: Path | str, text: str | None = None, *, display: str | None = None) -> Any:
+    """Parse one YAML document into LocMap/LocList/scalars; every failure is a SpecError."""
+    file = display or str(path)
+    if text is None:
+        try:
+            size = Path(path).stat().st_size
+            if size > MAX_BYTES:
+                raise SpecError(f"spec file is {size:,} bytes; the limit is {MAX_BYTES:,}", Loc(file, 1, 1))
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SpecError("no such file", Loc(file, 0, 0)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read spec: {exc}", Loc(file, 0, 0)) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
+        raise SpecError(f"invalid YAML: {exc.problem or exc.context}", where) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", Loc(file, 1, 1)) from None
+    if node is None:
+        raise SpecError("the spec is empty", Loc(file, 1, 1))
+    return _Converter(file).convert(node)

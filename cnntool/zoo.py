@@ -1,0 +1,80 @@
+"""Find models: a built-in name (a spec file's stem or one of its variants) or a path."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import Loc, SpecError
+from .expand import suggest
+from .graph import Model
+from .spec import SpecFile
+
+__all__ = ["ZooEntry", "zoo", "spec_dir", "load", "resolve"]
+
+
+def spec_dir() -> Path:
+    """Where the built-in specs live, in a checkout and in an installed wheel alike."""
+    return Path(str(resources.files("cnntool.model_specs")))
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    spec: SpecFile
+    variant: str | None
+
+    def model(self, overrides: dict[str, Any] | None = None, input_shape=None) -> Model:
+        return self.spec.model(self.variant, overrides, input_shape)
+
+
+@lru_cache(maxsize=None)
+def _spec(path: str, display: str) -> SpecFile:
+    return SpecFile(path, display=display)
+
+
+def zoo() -> dict[str, ZooEntry]:
+    """Every built-in model: one per file without variants, one per variant otherwise."""
+    entries: dict[str, ZooEntry] = {}
+    for path in sorted(spec_dir().glob("*.yaml")):
+        spec = _spec(str(path), f"model_specs/{path.name}")
+        names = list(spec.variants) or [None]
+        for variant in names:
+            name = variant or path.stem
+            if name in entries:
+                raise SpecError(f"built-in model '{name}' is defined twice", spec.doc.loc)
+            entries[name] = ZooEntry(name, spec, variant)
+    return entries
+
+
+def resolve(ref: str) -> ZooEntry:
+    """``vgg16``, ``model_specs/vgg.yaml``, ``my.yaml:variant`` -> the spec and variant to use."""
+    path, variant = _split(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
+        spec = _spec(str(path), str(path))
+        if variant is None and spec.variants:
+            raise SpecError(f"{path} holds {len(spec.variants)} variants; name one as "
+                            f"{path}:<variant>", spec.doc.loc, hint="variants: " + ", ".join(spec.variants))
+        if variant is not None and variant not in spec.variants:
+            raise SpecError(f"{path} has no variant '{variant}'", spec.doc.loc,
+                            hint=suggest(variant, spec.variants) or "variants: " + (", ".join(spec.variants) or "none"))
+        return ZooEntry(variant or spec.name, spec, variant)
+    entries = zoo()
+    if ref not in entries:
+        raise SpecError(f"no built-in model or spec file named '{ref}'", Loc(ref, 0, 0),
+                        hint=suggest(ref, entries) or "`cnntool list` shows the built-in models")
+    return entries[ref]
+
+
+def _split(ref: str) -> tuple[Path, str | None]:
+    head, sep, tail = ref.rpartition(":")
+    if sep and head and tail and "/" not in tail and "\\" not in tail and not tail.endswith((".yaml", ".yml")):
+        return Path(head), tail
+    return Path(ref), None
+
+
+def load(ref: str, args: dict[str, Any] | None = None, input_shape: tuple[int, ...] | None = None) -> Model:
+    """Load a built-in model or a spec file as an expanded graph."""
+    return resolve(ref).model(args, input_shape)
