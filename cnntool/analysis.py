@@ -65,7 +65,8 @@ def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf) -> La
         inputs=node.inputs, in_shapes=ins, out_shape=out,
         params=layer.params(io) if layer else 0, buffers=layer.buffers(io) if layer else 0,
         macs=batch * macs, flops=batch * (2 * macs + ops), fvcore=batch * (layer.fvcore(io) if layer else 0),
-        elements=elements, act_bytes=batch * elements * nbytes, rf=_public_rf(rf), loc=str(node.loc))
+        elements=elements, act_bytes=batch * elements * nbytes, rf=_public_rf(rf), loc=str(node.loc),
+        arithmetic=tuple(layer.explain(io)) if layer else ())
 
 
 def _totals(rows: list[LayerRow]) -> Totals:

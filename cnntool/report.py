@@ -36,6 +36,7 @@ class LayerRow:
     act_bytes: int
     rf: RF | None
     loc: str
+    arithmetic: tuple[str, ...] = ()  # the output-size arithmetic, for --explain
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,29 +77,29 @@ def need_dims(io: Io, dims: int, kind: str) -> None:
             raise LayerError(f"{kind} needs {what}, got shape {list(shape)}{hint}")
 
 
-def conv_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str]:
-    """Output size o = floor((i + 2p - d(k-1) - 1) / s) + 1 and a note when s does not divide."""
+def conv_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, bool]:
+    """o = floor((i + 2p − d(k−1) − 1) / s) + 1 (ceil for cuda-convnet); returns (o, arithmetic, exact)."""
     span = i + 2 * p - d * (k - 1) - 1
     if span < 0:
         raise LayerError(f"kernel {d * (k - 1) + 1} (dilated) is larger than the padded input "
                          f"{i + 2 * p} along {axis}")
     o = (-(-span // s) if ceil else span // s) + 1
-    note = ""
+    keff = d * (k - 1) + 1
+    text = f"{axis}: ({i} + 2×{p} − {keff}) / {s} + 1 = {Fraction(span, s) + 1}"
     if span % s:
-        rounding = "ceil" if ceil else "floor"
-        note = (f"along {axis}: ({i} + 2×{p} − {d * (k - 1) + 1}) / {s} + 1 = "
-                f"{Fraction(span, s) + 1} is not an integer; {rounding} gives {o}")
-    return o, note
+        text += f" → {'ceil' if ceil else 'floor'} {o}"
+    return o, text, span % s == 0
 
 
-def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str]:
+def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, bool]:
     """PyTorch pooling: with ceil_mode a last window that would start in the padding is dropped."""
     if 2 * p > k:
         raise LayerError(f"padding {p} must be at most half the kernel {k} along {axis}")
-    o, note = conv_out(i, k, s, p, d, ceil, axis)
+    o, text, exact = conv_out(i, k, s, p, d, ceil, axis)
     if ceil and (o - 1) * s >= i + p:
         o -= 1
-    return o, note
+        text += f", minus the last window that would start in the padding = {o}"
+    return o, text, exact
 
 
 # -- fields --------------------------------------------------------------------------------
@@ -212,6 +212,10 @@ class Layer:
 
     def notes(self, io: Io) -> list[str]:
         """Warnings about this instance (e.g. a stride that does not divide the input)."""
+        return []
+
+    def explain(self, io: Io) -> list[str]:
+        """The shape arithmetic, for `--explain`."""
         return []
 
     def describe(self) -> str:

@@ -57,15 +57,14 @@ class Conv(Layer):
             return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation))  # type: ignore
         return self.padding  # type: ignore[return-value]
 
-    def _sizes(self, x: Shape) -> tuple[list[int], list[str]]:
+    def _sizes(self, x: Shape) -> tuple[list[int], list[str], list[bool]]:
         if self.padding == "same":
-            return [x[1], x[2]], []
-        sizes, notes = [], []
+            return [x[1], x[2]], ["H, W: padding 'same' keeps the input size"], [True]
+        sizes, texts, exact = [], [], []
         for axis, i, k, s, p, d in zip("HW", x[1:], self.kernel, self.stride, self.pad(), self.dilation):
-            o, note = conv_out(i, k, s, p, d, self.rounding == "ceil", axis)
-            sizes.append(o)
-            notes += [note] if note else []
-        return sizes, notes
+            o, text, ok = conv_out(i, k, s, p, d, self.rounding == "ceil", axis)
+            sizes.append(o), texts.append(text), exact.append(ok)
+        return sizes, texts, exact
 
     def out_shape(self, io: Io) -> Shape:
         need_dims(io, 3, "conv")
@@ -74,6 +73,10 @@ class Conv(Layer):
         return (self.out, *self._sizes(io.x)[0])
 
     def notes(self, io: Io) -> list[str]:
+        _, texts, exact = self._sizes(io.x)
+        return [f"stride does not divide the input: {t}" for t, ok in zip(texts, exact) if not ok]
+
+    def explain(self, io: Io) -> list[str]:
         return self._sizes(io.x)[1]
 
     def params(self, io: Io) -> int:
@@ -144,6 +147,11 @@ class ConvTranspose(Layer):
 
     def params(self, io: Io) -> int:
         return io.x[0] * self.out // self.groups * numel(self.kernel) + (self.out if self.bias else 0)
+
+    def explain(self, io: Io) -> list[str]:
+        return [f"{axis}: {s}×({i} − 1) − 2×{p} + {d}×({k} − 1) + {op} + 1 = {o}" for axis, i, k, s, p, op, d, o in
+                zip("HW", io.x[1:], self.kernel, self.stride, self.padding, self.output_padding,
+                    self.dilation, io.out[1:])]
 
     def macs(self, io: Io) -> int:
         # every input pixel is scattered through the whole kernel (fvcore counts the same)

@@ -25,19 +25,22 @@ class _Pool(Layer):
         if min(self.kernel + self.strides()) <= 0 or min(self.padding) < 0:
             raise LayerError("kernel and stride must be positive, padding non-negative")
 
-    def _sizes(self, x: Shape) -> tuple[list[int], list[str]]:
-        sizes, notes = [], []
+    def _sizes(self, x: Shape) -> tuple[list[int], list[str], list[bool]]:
+        sizes, texts, exact = [], [], []
         for axis, i, k, s, p in zip("HW", x[1:], self.kernel, self.strides(), self.padding):
-            o, note = pool_out(i, k, s, p, 1, self.ceil_mode, axis)
-            sizes.append(o)
-            notes += [note] if note else []
-        return sizes, notes
+            o, text, ok = pool_out(i, k, s, p, 1, self.ceil_mode, axis)
+            sizes.append(o), texts.append(text), exact.append(ok)
+        return sizes, texts, exact
 
     def out_shape(self, io: Io) -> Shape:
         need_dims(io, 3, self.kind)
         return (io.x[0], *self._sizes(io.x)[0])
 
     def notes(self, io: Io) -> list[str]:
+        _, texts, exact = self._sizes(io.x)
+        return [f"stride does not divide the input: {t}" for t, ok in zip(texts, exact) if not ok]
+
+    def explain(self, io: Io) -> list[str]:
         return self._sizes(io.x)[1]
 
     def ops(self, io: Io) -> int:

@@ -1,0 +1,253 @@
+"""The `cnntool` command: a thin layer over cnntool's library API.
+
+Every command loads a model (built-in name or spec path), asks the library for a Report and
+hands it to cnntool.render. SpecError becomes `file:line:col: error: ...` and exit code 2 here,
+in one place.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .analysis import analyze
+from .errors import Loc, SpecError
+from .expect import evaluate
+from .graph import Model
+from .render import Format, VIEWS, report_json, rich_table, rows_table, text_table
+from .report import Report
+from .spec import parse_overrides
+from .units import human, human_bytes
+from .zoo import ZooEntry, resolve, zoo
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  help="Analyse convolutional networks from YAML specs: shapes, parameters, MACs, "
+                       "FLOPs, memory and receptive fields, without importing torch.")
+# piped output (CI logs, files) is not squeezed into 80 columns
+out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class DType(str, Enum):
+    """Bytes per activation element, for the memory column."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+
+
+BYTES = {DType.fp32: 4, DType.fp16: 2, DType.bf16: 2, DType.int8: 1}
+
+ModelArg = Annotated[str, typer.Argument(help="Built-in model (see `cnntool list`) or a spec file, "
+                                              "optionally FILE.yaml:VARIANT.", show_default=False)]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size N.")]
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape C,H,W (default: the spec's).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value (repeatable).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format; json/csv/markdown give exact integers.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for activation memory.")]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the output-size arithmetic of every layer.")]
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """The one place where a bad spec turns into a message and exit code 2."""
+    try:
+        yield
+    except SpecError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").replace("×", ",").split(","))
+    except ValueError:
+        raise SpecError(f"--input takes C,H,W as integers, got {text!r}", Loc("--input", 0, 0)) from None
+    if len(shape) not in (1, 3) or min(shape) <= 0:
+        raise SpecError(f"--input takes C,H,W of positive integers, got {text!r}", Loc("--input", 0, 0))
+    return shape
+
+
+def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: list[str] | None = None,
+                dtype: DType = DType.fp32) -> tuple[Model, Report]:
+    entry = resolve(ref)
+    model = entry.model(parse_overrides(sets or []), parse_shape(input_shape))
+    return model, analyze(model, batch, dtype_bytes=BYTES[dtype])
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Write everything at once (to a temp file renamed into place), so nothing is left half-written."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".", prefix=".cnntool-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, output)
+
+
+def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False) -> None:
+    if fmt is Format.json:
+        emit(json.dumps(report_json(report), indent=2) + "\n", output)
+        return
+    if fmt is not Format.table:
+        emit(text_table(*rows_table(report, view), fmt), output)
+        return
+    console = out if output is None else Console(file=open(output, "w"), width=200)
+    title = f"{report.model} — input {list(report.input)}, batch {report.batch}"
+    console.print(rich_table(report, view, title))
+    t = report.totals
+    console.print(f"params {human(t.params)} ({t.params:,})   buffers {t.buffers:,}   "
+                  f"MACs {human(t.macs)} ({t.macs:,})   FLOPs {human(t.flops)}   "
+                  f"activations {human_bytes(t.act_bytes)}", highlight=False)
+    if explain:
+        for row in report.layers:
+            for line in row.arithmetic:
+                console.print(f"  {row.name}: {line}", highlight=False, markup=False)
+    for w in report.warnings:
+        console.print(f"[yellow]warning[/]: {w.loc}: {w.message}", highlight=False)
+
+
+def _analysis_command(view: str, doc: str):
+    def command(model: ModelArg, batch: BatchOpt = 1, input: InputOpt = None, set: SetOpt = None,
+                format: FormatOpt = Format.table, output: OutputOpt = None, dtype: DTypeOpt = DType.fp32,
+                explain: ExplainOpt = False) -> None:
+        with guard():
+            _, report = load_report(model, batch, input, set, dtype)
+            show(report, view, format, output, explain)
+    command.__doc__ = doc
+    return command
+
+
+app.command("shapes")(_analysis_command("shapes", "Output shape and receptive field of every layer."))
+app.command("params")(_analysis_command("params", "Parameters (trainable) and buffers of every layer."))
+app.command("flops")(_analysis_command(
+    "flops", "MACs (conv/linear multiply-accumulates), FLOPs (2×MACs + element-wise ops) and fvcore's count."))
+app.command("summary")(_analysis_command("summary", "Everything: shape, params, MACs, FLOPs, memory, receptive field."))
+
+
+@app.command("list")
+def list_models(format: FormatOpt = Format.table) -> None:
+    """The built-in models, one line each."""
+    with guard():
+        rows = []
+        for name, entry in zoo().items():
+            model = entry.model()
+            report = analyze(model)
+            rows.append({"name": name, "file": entry.spec.display, "input": list(model.input_shape),
+                         "params": report.totals.params, "macs": report.totals.macs,
+                         "description": model.description})
+    _listing(rows, ["name", "input", "params", "macs", "description"], format, "Built-in models")
+
+
+@app.command("compare")
+def compare(models: Annotated[list[str], typer.Argument(help="Models or spec files (a family file means all its variants).")],
+            batch: BatchOpt = 1, input: InputOpt = None, format: FormatOpt = Format.table,
+            dtype: DTypeOpt = DType.fp32) -> None:
+    """Models side by side: params, MACs, FLOPs, memory, published top-1."""
+    with guard():
+        rows = []
+        for ref in _expand_refs(models):
+            model = ref.model(None, parse_shape(input))
+            report = analyze(model, batch, dtype_bytes=BYTES[dtype])
+            weighted = sum(1 for r in report.layers if r.macs)
+            top1 = model.accuracy.get("top1")
+            rows.append({"name": ref.name, "input": list(report.input), "weight_layers": weighted,
+                         "params": report.totals.params, "macs": report.totals.macs, "flops": report.totals.flops,
+                         "act_bytes": report.totals.act_bytes, "top1": top1,
+                         "expect": _expect_status(model, report)})
+    _listing(rows, ["name", "input", "weight_layers", "params", "macs", "flops", "act_bytes", "top1", "expect"],
+             format, f"Comparison (batch {batch})")
+
+
+def _expand_refs(refs: list[str]) -> list[ZooEntry]:
+    entries = []
+    for ref in refs:
+        path = Path(ref)
+        if ":" not in ref and path.suffix in (".yaml", ".yml") and path.exists():
+            from .spec import SpecFile
+            spec = SpecFile(path)
+            if spec.variants:
+                entries += [ZooEntry(v, spec, v) for v in spec.variants]
+                continue
+        entries.append(resolve(ref))
+    return entries
+
+
+def _expect_status(model: Model, report: Report) -> str:
+    if not model.expect:
+        return ""
+    count, failures = evaluate(model.expect, report)
+    return f"{count - len(failures)}/{count}"
+
+
+_HUMAN = {"params": human, "macs": human, "flops": human, "act_bytes": human_bytes}
+_TITLES = {"weight_layers": "weight layers", "macs": "MACs", "flops": "FLOPs", "act_bytes": "activations",
+           "top1": "top-1 %", "expect": "expect ✓"}
+
+
+def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str) -> None:
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if fmt is not Format.table:
+        sys.stdout.write(text_table([_TITLES.get(k, k) for k in keys], [[_cell(r[k]) for k in keys] for r in rows], fmt))
+        return
+    from rich.table import Table
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for k in keys:
+        table.add_column(_TITLES.get(k, k), justify="right" if k in _HUMAN or k in ("top1", "weight_layers") else "left")
+    for r in rows:
+        table.add_row(*(_HUMAN[k](r[k]) if k in _HUMAN else "" if r[k] is None else str(_cell(r[k])) for k in keys))
+    out.print(table)
+
+
+def _cell(value):
+    return "×".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _register_extensions() -> None:
+    """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
+    import importlib
+    for module in ("check_cli", "bench.cli", "plot_cli", "schema"):
+        try:
+            mod = importlib.import_module(f"cnntool.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("cnntool"):
+                continue  # that subsystem is not part of this build
+            raise
+        getattr(mod, "register")(app)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"cnntool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                                help="Show the version and exit.")] = False) -> None:
+    pass
+
+
+_register_extensions()
+
+
+def main() -> None:
+    app()

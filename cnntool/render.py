@@ -1,0 +1,157 @@
+"""Turn a Report into a rich table, JSON, CSV or Markdown. Rendering never computes counts."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable
+
+from rich.table import Table
+from rich.text import Text
+
+from .report import LayerRow, Report
+from .units import human, human_bytes, plain, shape_text
+
+__all__ = ["Format", "Column", "COLUMNS", "VIEWS", "report_json", "rows_table", "text_table",
+           "JSON_VERSION"]
+
+JSON_VERSION = 1
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: a title, the exact value (json/csv/markdown) and the human one (table)."""
+
+    title: str
+    exact: Callable[[LayerRow, Report], Any]
+    human: Callable[[LayerRow, Report], str]
+    total: Callable[[Report], Any] | None = None
+    numeric: bool = True
+
+
+def _rf(row: LayerRow) -> str:
+    if row.rf is None:
+        return ""
+    (h, w), (jh, jw) = row.rf.size, row.rf.jump
+    size = f"{plain(h)}" if h == w else f"{plain(h)}×{plain(w)}"
+    jump = f"{plain(jh)}" if jh == jw else f"{plain(jh)}×{plain(jw)}"
+    return f"{size} (j{jump})"
+
+
+def _share(value: int, total: int) -> str:
+    return f"{100 * value / total:.1f}%" if total and value else ""
+
+
+def _count(attr: str) -> Column:
+    return Column(attr, lambda r, _: getattr(r, attr), lambda r, _: human(getattr(r, attr)) if getattr(r, attr) else "",
+                  lambda rep: getattr(rep.totals, attr))
+
+
+COLUMNS: dict[str, Column] = {
+    "layer": Column("layer", lambda r, _: r.name, lambda r, _: r.name, lambda _: "total", numeric=False),
+    "kind": Column("kind", lambda r, _: r.kind, lambda r, _: r.kind, numeric=False),
+    "detail": Column("detail", lambda r, _: r.detail, lambda r, _: r.detail, numeric=False),
+    "input": Column("input (N,C,H,W)", lambda r, rep: " + ".join(shape_text(s, rep.batch) for s in r.in_shapes),
+                    lambda r, rep: " + ".join(shape_text(s, rep.batch) for s in r.in_shapes), numeric=False),
+    "output": Column("output (N,C,H,W)", lambda r, rep: shape_text(r.out_shape, rep.batch),
+                     lambda r, rep: shape_text(r.out_shape, rep.batch), numeric=False),
+    "params": _count("params"),
+    "buffers": _count("buffers"),
+    "params%": Column("% params", lambda r, rep: round(100 * r.params / rep.totals.params, 3) if rep.totals.params else 0,
+                      lambda r, rep: _share(r.params, rep.totals.params)),
+    "macs": Column("MACs", lambda r, _: r.macs, lambda r, _: human(r.macs) if r.macs else "",
+                   lambda rep: rep.totals.macs),
+    "macs%": Column("% MACs", lambda r, rep: round(100 * r.macs / rep.totals.macs, 3) if rep.totals.macs else 0,
+                    lambda r, rep: _share(r.macs, rep.totals.macs)),
+    "flops": Column("FLOPs", lambda r, _: r.flops, lambda r, _: human(r.flops) if r.flops else "",
+                    lambda rep: rep.totals.flops),
+    "fvcore": _count("fvcore"),
+    "memory": Column("output memory", lambda r, _: r.act_bytes, lambda r, _: human_bytes(r.act_bytes),
+                     lambda rep: rep.totals.act_bytes),
+    "rf": Column("receptive field", lambda r, _: None if r.rf is None else [plain(s) for s in r.rf.size],
+                 lambda r, _: _rf(r), numeric=False),
+}
+
+VIEWS: dict[str, list[str]] = {
+    "shapes": ["layer", "kind", "detail", "output", "rf"],
+    "params": ["layer", "kind", "detail", "output", "params", "buffers", "params%"],
+    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "macs%"],
+    "summary": ["layer", "kind", "detail", "output", "params", "macs", "flops", "memory", "rf"],
+}
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The stable machine interface (documented in the README). Counts are exact integers."""
+    t = report.totals
+    return {
+        "cnntool_json": JSON_VERSION,
+        "model": report.model, "variant": report.variant, "file": report.file,
+        "input": list(report.input), "batch": report.batch, "dtype_bytes": report.dtype_bytes,
+        "layers": [_layer_json(row) for row in report.layers],
+        "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
+                   "fvcore": t.fvcore, "act_bytes": t.act_bytes, "input_bytes": t.input_bytes,
+                   "by_kind": {k: {"layers": v.layers, "params": v.params, "macs": v.macs, "flops": v.flops}
+                               for k, v in sorted(t.by_kind.items())}},
+        "warnings": [{"layer": w.layer, "loc": w.loc, "message": w.message} for w in report.warnings],
+    }
+
+
+def _layer_json(row: LayerRow) -> dict[str, Any]:
+    rf = None if row.rf is None else {
+        "size": [plain(v) for v in row.rf.size], "jump": [plain(v) for v in row.rf.jump],
+        "start": [plain(v) for v in row.rf.start]}
+    return {"name": row.name, "kind": row.kind, "detail": row.detail, "inputs": list(row.inputs),
+            "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
+            "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
+            "fvcore": row.fvcore, "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
+            "loc": row.loc}
+
+
+def rows_table(report: Report, view: str) -> tuple[list[str], list[list[Any]]]:
+    """Header and exact rows (with a total row) for csv/markdown."""
+    cols = [COLUMNS[c] for c in VIEWS[view]]
+    rows = [[c.exact(r, report) for c in cols] for r in report.layers]
+    rows.append([c.total(report) if c.total else "" for c in cols])
+    return [c.title for c in cols], rows
+
+
+def text_table(header: list[str], rows: list[list[Any]], fmt: Format) -> str:
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        return buf.getvalue()
+    cell = lambda v: "" if v is None else str(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if _is_num(rows, i) else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _is_num(rows: list[list[Any]], i: int) -> bool:
+    return all(isinstance(r[i], (int, float)) or r[i] in ("", None) for r in rows)
+
+
+def rich_table(report: Report, view: str, title: str) -> Table:
+    cols = [COLUMNS[c] for c in VIEWS[view]]
+    table = Table(title=title, title_justify="left", show_footer=True, header_style="bold",
+                  footer_style="bold", row_styles=["", "dim"] if len(report.layers) > 12 else None)
+    for c in cols:
+        footer = c.total(report) if c.total else ""
+        footer = footer if isinstance(footer, str) else (
+            human_bytes(footer) if c.title == "output memory" else human(footer))
+        table.add_column(c.title, footer=Text(footer), justify="right" if c.numeric else "left",
+                         no_wrap=True)
+    for row in report.layers:
+        table.add_row(*(Text(c.human(row, report)) for c in cols))
+    return table
