@@ -115,12 +115,31 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
     console.print(f"params {human(t.params)} ({t.params:,})   buffers {t.buffers:,}   "
                   f"MACs {human(t.macs)} ({t.macs:,})   FLOPs {human(t.flops)}   "
                   f"activations {human_bytes(t.act_bytes)}", highlight=False)
+    if view == "flops":
+        console.print(peer_table(report))
     if explain:
         for row in report.layers:
             for line in row.arithmetic:
                 console.print(f"  {row.name}: {line}", highlight=False, markup=False)
     for w in report.warnings:
         console.print(f"[yellow]warning[/]: {w.loc}: {w.message}", highlight=False)
+
+
+def peer_table(report: Report):
+    """Which of our totals equals which other tool's number (conventions in the README)."""
+    from rich.table import Table
+    t = report.totals
+    table = Table(title="the same totals as other tools report them", title_justify="left",
+                  header_style="bold", show_edge=False)
+    table.add_column("tool / paper")
+    table.add_column("their figure", justify="right")
+    table.add_column("our column")
+    table.add_row("papers' \"multiply-adds\", torchvision _ops (×1e9)", f"{t.macs / 1e9:.3f} G", "MACs")
+    table.add_row("fvcore by_operator conv + linear", f"{t.macs:,}", "MACs")
+    table.add_row("fvcore FlopCountAnalysis.total()", f"{t.fvcore:,}", "fvcore")
+    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{2 * t.macs:,}", "2 × MACs")
+    table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{t.macs / 2**30:.2f}", "MACs")
+    return table
 
 
 def _analysis_command(view: str, doc: str):

@@ -199,6 +199,9 @@ class Expander:
             source = given if key in given else defaults
             where = loc_of(value, key, vloc) if key in given else loc_of(defaults, key, vloc)
             if key not in fields:
+                located = value if key in given else defaults
+                if isinstance(located, LocMap):
+                    where = located.key_locs.get(key, where)
                 hint = suggest(key, fields) or (f"{cls.kind} has no fields" if not fields
                                                 else "fields: " + ", ".join(fields))
                 raise SpecError(f"{cls.kind} has no field '{key}'", where, hint=hint, trace=scope.trace)
