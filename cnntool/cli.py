@@ -113,7 +113,7 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
     console.print(rich_table(report, view, title))
     t = report.totals
     console.print(f"params {human(t.params)} ({t.params:,})   buffers {t.buffers:,}   "
-                  f"MACs {human(t.macs)} ({t.macs:,})   FLOPs {human(t.flops)}   "
+                  f"MACs {human(t.macs)} ({t.macs:,})   FLOPs (2·MACs + element-wise ops) {human(t.flops)}   "
                   f"activations {human_bytes(t.act_bytes)}", highlight=False)
     if view == "flops":
         console.print(peer_table(report))
@@ -216,7 +216,7 @@ def _expect_status(model: Model, report: Report) -> str:
 
 
 _HUMAN = {"params": human, "macs": human, "flops": human, "act_bytes": human_bytes}
-_TITLES = {"weight_layers": "weight layers", "macs": "MACs", "flops": "FLOPs", "act_bytes": "activations",
+_TITLES = {"weight_layers": "weight layers", "macs": "MACs", "flops": "FLOPs (2·MACs+ops)", "act_bytes": "activations",
            "top1": "top-1 %", "expect": "expect ✓"}
 
 

@@ -287,6 +287,7 @@ class Expander:
             full = self.define(scope, bname or self.auto(scope, "branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
             outs.append(self.sequence(layers, child, env, start))
+            scope.names[full[len(scope.prefix):]] = outs[-1]  # a branch's name stands for its output
         layer_cls = REGISTRY[merge]
         full = self.define(scope, name or self.auto(scope, merge), loc)
         self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)

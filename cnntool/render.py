@@ -72,7 +72,7 @@ COLUMNS: dict[str, Column] = {
                    lambda rep: rep.totals.macs),
     "macs%": Column("% MACs", lambda r, rep: round(100 * r.macs / rep.totals.macs, 3) if rep.totals.macs else 0,
                     lambda r, rep: _share(r.macs, rep.totals.macs)),
-    "flops": Column("FLOPs", lambda r, _: r.flops, lambda r, _: human(r.flops) if r.flops else "",
+    "flops": Column("FLOPs (2·MACs+ops)", lambda r, _: r.flops, lambda r, _: human(r.flops) if r.flops else "",
                     lambda rep: rep.totals.flops),
     "fvcore": _count("fvcore"),
     "memory": Column("output memory", lambda r, _: r.act_bytes, lambda r, _: human_bytes(r.act_bytes),

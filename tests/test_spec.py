@@ -140,3 +140,23 @@ def test_unknown_kind_suggests(spec):
         spec(HEAD + "layers:\n  - cnv: 4\n")
     assert "t.yaml:4:5: error: unknown layer kind or block 'cnv'" in str(err.value)
     assert "did you mean 'conv'?" in str(err.value)
+
+
+def test_branch_and_block_names_stand_for_their_outputs(spec, analyze):
+    m = spec(HEAD + """
+blocks:
+  two:
+    layers: [{conv: {out: 4, kernel: 1}}, relu]
+layers:
+  - two:
+    name: pair
+  - parallel:
+      merge: concat
+      branches:
+        left: [{conv: {out: 2, kernel: 1}}]
+        right: [{conv: {out: 3, kernel: 1}}]
+  - concat: [pair, left, right]
+""")
+    r = analyze(m)
+    assert r.row("concat2").inputs == ("pair.relu1", "left.conv1", "right.conv1")
+    assert r.row("concat2").out_shape == (9, 32, 32)

@@ -50,6 +50,7 @@ class BenchConfig:
     warmup_s: float = 1.0
     per_layer: bool = False
     check: bool = True
+    tolerance: float | None = None
     seed: int = 0
 
 
@@ -91,6 +92,8 @@ def validate(config: BenchConfig) -> list[str]:
         raise BenchError("--iters must be at least 1")
     if config.budget_s is not None and config.budget_s <= 0:
         raise BenchError("--budget must be > 0 seconds")
+    if config.tolerance is not None and not config.tolerance > 0:
+        raise BenchError("--tolerance must be > 0")
     if config.threads is not None and config.threads < 1:
         raise BenchError("--threads must be at least 1")
     if config.warmup_iters < 0 or config.warmup_s < 0:

@@ -175,6 +175,12 @@ class MaxUnpool(Layer):
     def describe(self) -> str:
         return f"← {self.indices}"
 
+    def build(self, io: Io):
+        # the builder makes the referenced maxpool return its indices and passes them in
+        from ..torchops import MaxUnpool as TorchMaxUnpool
+        pool = io.refs["indices"].layer
+        return TorchMaxUnpool(pool.kernel, pool.strides(), pool.padding, io.out[1:])
+
 
 @register
 class Upsample(Layer):

@@ -1,0 +1,186 @@
+"""`cnntool bench` and `cnntool bench-compare`, added to the main app by register().
+
+Imports no torch at module level: the analysis commands share this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from .config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
+from .errors import BenchError
+
+if TYPE_CHECKING:
+    from .source import ModelSource
+
+
+class OutputFormat(str, Enum):
+    """How results are printed."""
+
+    table = "table"
+    json = "json"
+
+
+def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | None) -> ModelSource:
+    """Glue to the spec engine: load, analyse (batch 1 = per image) and build lazily."""
+    import cnntool
+    from cnntool.errors import SpecError
+
+    from .source import LayerSpec, ModelSource
+
+    try:
+        model = cnntool.load(ref, args or None)
+        shape = tuple(input_shape or model.input_shape)
+        report = cnntool.analyze(model, batch=1, input_shape=shape)
+    except SpecError as exc:
+        raise BenchError(str(exc)) from None
+    except OSError as exc:
+        raise BenchError(f"cannot load model {ref!r}: {exc}") from None
+    layers = tuple(LayerSpec(r.name, r.kind, r.macs, r.flops, r.params) for r in report.layers)
+    return ModelSource(
+        name=model.name,
+        factory=lambda: cnntool.build(model, input_shape=shape),
+        input_shape=shape,
+        macs_per_image=report.totals.macs,
+        flops_per_image=report.totals.flops,
+        params=report.totals.params,
+        layers=layers,
+    )
+
+
+def parse_args(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE model arguments; values parsed as YAML scalars (3, 0.5, true, text)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BenchError(f"bad --arg {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+class _RichProgress:
+    """Transient progress bar on stderr, refreshed only between timed regions."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                            auto_refresh=False)
+        self.task: Any = None
+
+    def begin(self, batch: int, steps: int) -> None:
+        self.task = self.bar.add_task(f"bench batch {batch}", total=steps)
+        self.bar.refresh()
+
+    def advance(self) -> None:
+        self.bar.advance(self.task)
+        self.bar.refresh()
+
+    def end(self) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=code)
+
+
+def bench(
+    model: Annotated[str, typer.Argument(help="Built-in model name or path to a YAML spec.")],
+    device: Annotated[str, typer.Option("--device", "-d", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size or sweep, e.g. 1,8,32,128.")] = "1",
+    input: Annotated[str | None, typer.Option("--input", help="Input C,H,W overriding the spec's.")] = None,
+    dtype: Annotated[DType, typer.Option(help="fp32 (strict, TF32 off), tf32, fp16 or bf16 (autocast).")] = DType.fp32,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
+    compile: Annotated[CompileMode | None, typer.Option("--compile", help="torch.compile mode.")] = None,
+    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="Capture and replay a CUDA graph.")] = False,
+    threads: Annotated[int | None, typer.Option(help="torch intra-op threads.")] = None,
+    iters: Annotated[int | None, typer.Option(help="Batches per timed run.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds of timed runs per batch size (default 6).")] = None,
+    repeats: Annotated[int, typer.Option(help="Throughput repeats (>= 5 advised).")] = 5,
+    warmup: Annotated[int, typer.Option(help="Minimum warm-up iterations.")] = 3,
+    warmup_time: Annotated[float, typer.Option(help="Minimum warm-up seconds.")] = 1.0,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Profile each layer (roofline view).")] = False,
+    check: Annotated[bool, typer.Option(help="Check outputs against fp32 eager.")] = True,
+    tolerance: Annotated[float | None, typer.Option(help="Override the check's tolerance.")] = None,
+    arg: Annotated[list[str] | None, typer.Option("--arg", help="Model argument KEY=VALUE.")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Benchmark a model's inference throughput, latency, memory and MFU."""
+    try:
+        config = BenchConfig(
+            device=device, batches=parse_batches(batch),
+            input_shape=parse_int_list(input, "input shape") if input else None,
+            dtype=dtype, channels_last=channels_last, compile_mode=compile,
+            cuda_graphs=cuda_graphs, threads=threads, iters=iters, budget_s=budget,
+            repeats=repeats, warmup_iters=warmup, warmup_s=warmup_time,
+            per_layer=per_layer, check=check, tolerance=tolerance)
+
+        validate(config)
+        source = load_source(model, parse_args(arg or []), config.input_shape)
+        from .runner import run_bench
+
+        progress = _RichProgress()
+        with progress.bar:
+            result = run_bench(source, config, progress)
+    except BenchError as exc:
+        raise _fail(str(exc)) from None
+    _emit(result, format)
+    if result.correctness.status == "fail":
+        raise _fail("correctness check failed", code=1)
+
+
+def _emit(result: Any, format: OutputFormat) -> None:
+    from .report import render
+    from .results import to_json
+
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
+        err = Console(stderr=True)
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    else:
+        render(result, Console())
+
+
+def bench_compare(
+    a: Annotated[Path, typer.Argument(help="Baseline result (bench --format json).")],
+    b: Annotated[Path, typer.Argument(help="Result to compare against the baseline.")],
+    format: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Compare two bench results: ratios, and significance against the combined IQR."""
+    from .compare import compare, load_result, render_compare
+
+    try:
+        rows = compare(load_result(a), load_result(b))
+    except BenchError as exc:
+        raise _fail(str(exc)) from None
+    if not rows:
+        raise _fail("no batch size/dtype rows in common between the two results")
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
+    else:
+        render_compare(rows, str(a), str(b), Console())
+
+
+def register(app: typer.Typer) -> None:
+    """Add `bench` and `bench-compare` to the main cnntool app."""
+    app.command("bench")(bench)
+    app.command("bench-compare")(bench_compare)

@@ -1,0 +1,109 @@
+"""Rich rendering of a BenchResult: header, results table, check, per-layer, warnings."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from . import fmt
+from .results import BatchRow, BenchResult, Correctness, PerLayer
+
+
+def _header(result: BenchResult) -> list[str]:
+    m, env, p = result.model, result.environment, result.precision
+    shape = "x".join(str(d) for d in m["input_shape"])
+    where = env.get("gpu_name") or env.get("cpu_model")
+    flags = (f"TF32 matmul={'on' if p['matmul_allow_tf32'] else 'off'} "
+             f"cudnn={'on' if p['cudnn_allow_tf32'] else 'off'}, "
+             f"matmul precision={p['float32_matmul_precision']}, "
+             f"cudnn.benchmark={'on' if p['cudnn_benchmark'] else 'off'}, "
+             f"autocast={p['autocast_dtype'] or 'off'}")
+    return [
+        f"[bold]{m['name']}[/] input {shape}, MACs/image {fmt.si(m['macs_per_image'])}, "
+        f"params {fmt.si(m['params'])}",
+        f"device {env['device']} ({where}), {env['torch_threads']} torch threads",
+        f"dtype {p['requested']} (effective {p['effective']}): {flags}",
+        f"torch {env['torch']}, CUDA {env['cuda_runtime']}, cuDNN {env['cudnn']}",
+    ]
+
+
+def _memory(row: BatchRow) -> str:
+    mem = row.memory
+    if mem is None:
+        return "-"
+    if mem.peak_allocated_bytes is not None:
+        return f"{fmt.nbytes(mem.peak_allocated_bytes)}/{fmt.nbytes(mem.peak_reserved_bytes)}"
+    if mem.rss_growth_bytes is not None:
+        return f"+{fmt.nbytes(mem.rss_growth_bytes)}"
+    return fmt.nbytes(mem.peak_reserved_bytes)
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def results_table(result: BenchResult) -> Table:
+    """One row per batch size; units in the headers keep it within 80 columns."""
+    cuda = any(r.memory and r.memory.peak_allocated_bytes is not None for r in result.rows)
+    table = Table(title="throughput: median of repeats; latency: separate run", box=box.SIMPLE_HEAD)
+    heads = ("batch", "status", "img/s", "IQR", "p50 ms", "p90 ms", "p99 ms", "1st call",
+             "warm-up", "TFLOP/s", "MFU", "peak alloc/resv" if cuda else "RSS growth")
+    for col in heads:
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for row in result.rows:
+        thr, lat = row.throughput, row.latency
+        if thr is None or lat is None:
+            table.add_row(str(row.batch), f"[red]{row.status}[/]", *[""] * 10)
+            continue
+        table.add_row(
+            str(row.batch), row.status, f"{thr.median_img_s:,.1f}", fmt.pct(thr.iqr_rel),
+            *(f"{v * 1e3:.3g}" for v in (lat.p50_s, lat.p90_s, lat.p99_s)),
+            fmt.secs(row.first_call_s), fmt.secs(row.warmup_s),
+            _num(row.tflops, ".3g"), fmt.pct(row.mfu), _memory(row),
+        )
+    return table
+
+
+def _failed_rows(result: BenchResult) -> list[str]:
+    return [f"batch {r.batch}: {r.status}: {r.message}" for r in result.rows if r.status != "ok"]
+
+
+def correctness_line(check: Correctness) -> str:
+    """One line: pass/fail with error and tolerance, or why it was skipped."""
+    if check.status == "skipped":
+        return f"check: skipped ({check.reason})"
+    colour = "green" if check.status == "pass" else "red"
+    return (f"check: [{colour}]{check.status}[/] ({check.reason}, batch {check.batch}: "
+            f"{check.metric} = {check.error:.3e}, tolerance {check.tolerance:.1e})")
+
+
+def per_layer_table(prof: PerLayer) -> Table:
+    """Roofline view: time per layer beside MACs, bytes, intensity and bound."""
+    ridge = "n/a" if prof.ridge_flop_per_byte is None else f"{prof.ridge_flop_per_byte:.1f}"
+    table = Table(title=f"per layer, batch {prof.batch} ({prof.clock} time, ridge {ridge} FLOP/B)",
+                  box=box.SIMPLE_HEAD)
+    for col in ("layer", "kind", "time", "share", "MACs", "bytes", "FLOP/B", "bound"):
+        table.add_column(col, justify="left" if col in ("layer", "kind", "bound") else "right")
+    total = prof.total_s or 1.0
+    for r in prof.layers:
+        table.add_row(r.name, r.kind, fmt.ms(r.time_s), fmt.pct(r.time_s / total),
+                      fmt.si(r.macs), fmt.nbytes(r.bytes),
+                      "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound)
+    table.add_row("(unattributed)", "", fmt.ms(prof.unattributed_s),
+                  fmt.pct(prof.unattributed_s / total), "", "", "", "")
+    return table
+
+
+def render(result: BenchResult, console: Console) -> None:
+    """Print the whole human report."""
+    for line in _header(result):
+        console.print(line)
+    console.print(results_table(result))
+    for line in _failed_rows(result):
+        console.print(f"[red]{line}[/]", highlight=False)
+    console.print(correctness_line(result.correctness))
+    if result.per_layer is not None:
+        console.print(per_layer_table(result.per_layer))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")

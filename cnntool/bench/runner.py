@@ -1,0 +1,207 @@
+"""run_bench: the full measurement of one model over a batch sweep.
+
+Order per batch size: first call (timed alone) -> warm-up -> throughput repeats
+(one sync per repeat) -> separate latency run (one sync per batch). Memory peaks
+are reset per batch size. OOM rows are recorded and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Protocol
+
+import torch
+
+from . import env as envmod
+from .config import IQR_WARN_REL, BenchConfig, DType, validate
+from .correctness import check, flatten, reference_output, skipped
+from .errors import BenchError
+from .measure import choose_iters, first_call, time_latency, time_throughput, warm_up
+from .ops import CpuOps, device_ops, is_oom, num_threads, resolve_device
+from .peaks import DevicePeak, find_peak
+from .perlayer import profile_layers
+from .precision import precision_mode
+from .prepare import Plan, compiled, make_input, run_context, step_builder
+from .results import BatchRow, BenchResult, Correctness, Latency, PerLayer, Throughput, plain
+from .roofline import achieved_tflops, utilisation
+from .source import ModelSource
+
+P99_MIN_SAMPLES = 100
+
+
+class Progress(Protocol):
+    """Progress sink; advanced only between timed regions, never inside one."""
+
+    def begin(self, batch: int, steps: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class _NoProgress:
+    def begin(self, batch: int, steps: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+    def end(self) -> None: ...
+
+
+def run_bench(source: ModelSource, config: BenchConfig, progress: Progress | None = None) -> BenchResult:
+    """Benchmark `source` under `config`; raises BenchError for user errors only."""
+    warnings = validate(config)
+    device = resolve_device(config.device)
+    ops = device_ops(device)
+    environment = envmod.collect(device)
+    with ops.context(), num_threads(config.threads) as threads, \
+            precision_mode(config.dtype, device.type) as flags:
+        environment["torch_threads"] = threads
+        plan = Plan.from_config(config, device, DType(flags.effective))
+        session = _Session(source, config, plan, ops, progress or _NoProgress())
+        session.run()
+    environment.update(gpu_before=session.smi_before, gpu_after=envmod.gpu_snapshot(session.gpu))
+    warnings += [*flags.notes, *session.warnings,
+                 *envmod.throttle_warnings(session.smi_before, environment["gpu_after"])]
+    environment["peak"] = dataclasses.asdict(session.peak) if session.peak else None
+    return BenchResult(
+        model={"name": source.name, "input_shape": list(source.input_shape),
+               "macs_per_image": source.macs_per_image,
+               "flops_per_image": source.flops_per_image, "params": source.params},
+        config=plain(dataclasses.asdict(config)),
+        precision=flags.as_dict(),
+        environment=plain(environment),
+        rows=tuple(session.rows),
+        correctness=session.correctness,
+        per_layer=session.per_layer,
+        warnings=tuple(warnings),
+    )
+
+
+class _Session:
+    """State of one run: the placed module, the reference output, the rows."""
+
+    def __init__(self, source: ModelSource, config: BenchConfig, plan: Plan,
+                 ops: CpuOps, progress: Progress) -> None:
+        self.source, self.config, self.plan, self.ops, self.progress = source, config, plan, ops, progress
+        self.gpu = envmod.gpu_id(plan.device)
+        name = torch.cuda.get_device_name(plan.device) if plan.device.type == "cuda" else None
+        self.peak: DevicePeak | None = find_peak(name)
+        self.rows: list[BatchRow] = []
+        self.warnings: list[str] = []
+        self.smi_before: dict[str, Any] | None = None
+        self.correctness: Correctness = skipped("not run")
+        self.per_layer: PerLayer | None = None
+        self.check_batch: int | None = None
+        self.reference: list[torch.Tensor] | None = None
+
+    def run(self) -> None:
+        module = self.source.factory().eval()
+        try:
+            module = module.to(self.plan.device)
+        except Exception as exc:  # noqa: BLE001 - classify, then re-raise as user error
+            raise BenchError(f"model does not fit on {self.plan.device}: {_line(exc)}") from exc
+        self._prepare_reference(module)
+        if self.plan.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self.module = module
+        self._sweep()
+        self._run_per_layer()
+        if any(r.latency and len(r.latency.samples_s) < P99_MIN_SAMPLES for r in self.rows):
+            self.warnings.append(f"p99 from fewer than {P99_MIN_SAMPLES} latency samples "
+                                 "is close to the maximum; use more --iters for a real tail")
+
+    def _prepare_reference(self, module: torch.nn.Module) -> None:
+        if not self.config.check:
+            self.correctness = skipped("disabled (--no-check)")
+            return
+        if self.plan.is_reference:
+            self.correctness = skipped("run is fp32 eager, the reference itself")
+            return
+        self.check_batch = min(self.config.batches)
+        x = make_input(self.check_batch, self.source.input_shape,
+                       dataclasses.replace(self.plan, channels_last=False))
+        try:
+            self.reference = reference_output(module, x)
+        except Exception as exc:  # noqa: BLE001
+            if not is_oom(exc):
+                raise BenchError(f"forward failed at batch {self.check_batch}: {_line(exc)}") from exc
+            self.correctness = skipped(f"reference ran out of memory: {_line(exc)}")
+            self.check_batch = None
+        finally:
+            self.ops.free()
+
+    def _sweep(self) -> None:
+        oom_at: int | None = None
+        for batch in self.config.batches:
+            if oom_at is not None and batch >= oom_at:
+                self.rows.append(BatchRow(batch, "skipped", f"not run: batch {oom_at} ran out of memory"))
+                continue
+            try:
+                self.rows.append(self._bench_batch(batch))
+            except Exception as exc:  # noqa: BLE001 - OOM is a result, anything else a user error
+                if not is_oom(exc):
+                    raise BenchError(f"forward failed at batch {batch}: {_line(exc)}") from exc
+                self.rows.append(BatchRow(batch, "OOM", _line(exc)))
+                oom_at = batch if oom_at is None else min(oom_at, batch)
+            finally:
+                self.progress.end()
+                self.ops.free()
+
+    def _bench_batch(self, batch: int) -> BatchRow:
+        cfg, plan, ops, clock = self.config, self.plan, self.ops, time.perf_counter
+        x = make_input(batch, self.source.input_shape, plan)
+        fn = compiled(self.module, plan)
+        self.progress.begin(batch, cfg.repeats + 3)
+        ops.memory_begin()
+        with run_context(plan):
+            step, first_s = first_call(step_builder(fn, x, plan), ops.synchronize, clock)
+            self.progress.advance()
+            n_warm, warm_s, per_iter = warm_up(step, ops.synchronize, cfg.warmup_iters, cfg.warmup_s, clock)
+            self.progress.advance()
+            iters, note = choose_iters(per_iter, cfg.repeats, cfg.iters, cfg.budget_s)
+            if self.smi_before is None:
+                self.smi_before = envmod.gpu_snapshot(self.gpu)
+            times = time_throughput(step, iters, cfg.repeats, ops.synchronize, clock, self.progress.advance)
+            lat = time_latency(step, iters, ops.latency_timer())
+            self.progress.advance()
+            if batch == self.check_batch and self.reference is not None:
+                self.correctness = check(self.reference, flatten(step()), plan.dtype, batch, cfg.tolerance)
+        return self._row(batch, first_s, warm_s, n_warm, times, lat, ops.memory_end(), note)
+
+    def _row(self, batch: int, first_s: float, warm_s: float, n_warm: int, times: tuple[float, ...],
+             lat: tuple[float, ...], memory: Any, note: str | None) -> BatchRow:
+        thr = Throughput.from_times(batch, len(lat), times)
+        tflops = achieved_tflops(self.source.macs_per_image, thr.median_img_s)
+        mfu, notes = utilisation(tflops, self.peak, self.plan.dtype.value)
+        if note:
+            notes.append(note)
+        if thr.iqr_rel > IQR_WARN_REL:
+            notes.append(f"large spread: IQR/median = {thr.iqr_rel:.1%} > {IQR_WARN_REL:.0%} "
+                         "(background load, throttling or too few iterations)")
+        self.warnings.extend(f"batch {batch}: {n}" for n in notes)
+        return BatchRow(batch, "ok", "", first_s, warm_s, n_warm, thr, Latency.from_samples(lat),
+                        memory, tflops, mfu, tuple(notes))
+
+    def _run_per_layer(self) -> None:
+        ok = [r for r in self.rows if r.status == "ok" and r.throughput is not None]
+        if not self.config.per_layer or not ok:
+            return
+        row = max(ok, key=lambda r: r.batch)
+        plan = self.plan
+        x = make_input(row.batch, self.source.input_shape, plan)
+        ridge = self.peak.ridge_flop_per_byte(plan.dtype.value) if self.peak else None
+        elem = 2 if plan.dtype in (DType.fp16, DType.bf16) else 4
+        iters = min(max(3, row.throughput.iters), 20)
+        with run_context(plan):
+            self.per_layer = profile_layers(
+                self.module, lambda: self.module(x), self.ops.synchronize, self.source.layers,
+                row.batch, iters, plan.device.type == "cuda", elem, ridge)
+        if plan.compile_mode is not None or plan.cuda_graphs:
+            self.warnings.append("--per-layer profiles the eager module (no compile/CUDA graphs)")
+
+
+def _line(exc: BaseException) -> str:
+    """First line of an exception message, prefixed by its type."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

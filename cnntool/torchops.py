@@ -1,0 +1,63 @@
+"""Small torch modules for the graph ops that torch.nn lacks (merges, centre crop, un-pooling).
+
+Imported only by the layer kinds' ``build()`` methods and by cnntool.torchbuild, so it may import
+torch at module level: importing cnntool itself never reaches this file.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Sum", "Concat", "CenterCrop", "MaxUnpool"]
+
+
+class Sum(nn.Module):
+    """Element-wise sum of any number of inputs of one shape (`add`)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Concat(nn.Module):
+    """Concatenation along channels (dim 1 in NCHW) (`concat`)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=1)
+
+
+class CenterCrop(nn.Module):
+    """Crop H×W to (height, width) around the centre; an odd surplus leaves the extra row/column
+    at the bottom/right, as U-Net's crop of the encoder map does (offset = floor(surplus / 2))."""
+
+    def __init__(self, height: int, width: int):
+        super().__init__()
+        self.height, self.width = height, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top = (x.shape[-2] - self.height) // 2
+        left = (x.shape[-1] - self.width) // 2
+        return x[..., top:top + self.height, left:left + self.width]
+
+    def extra_repr(self) -> str:
+        return f"size=({self.height}, {self.width})"
+
+
+class MaxUnpool(nn.Module):
+    """torch.nn.MaxUnpool2d with the output size fixed at build time (the pooled map's input size,
+    which the indices alone cannot tell when the pool rounded down). Call as ``unpool(x, indices)``."""
+
+    def __init__(self, kernel, stride, padding, output_size: tuple[int, int]):
+        super().__init__()
+        self.kernel, self.stride, self.padding = tuple(kernel), tuple(stride), tuple(padding)
+        self.output_size = tuple(output_size)
+
+    def forward(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        return F.max_unpool2d(x, indices, self.kernel, self.stride, self.padding, self.output_size)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel}, stride={self.stride}, padding={self.padding}, "
+                f"output_size={self.output_size}")
