@@ -8,6 +8,7 @@ registry; registering a name twice is an error.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -113,14 +114,16 @@ class Field:
     doc: str
 
 
-def fields_of(cls: type) -> list[Field]:
+@functools.cache
+def fields_of(cls: type) -> tuple[Field, ...]:
+    """A kind's YAML fields (cached: resolving type hints is slow and they never change)."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING
         out.append(Field(f.name, hints[f.name], None if required else f.default, required,
                          f.metadata.get("doc", "")))
-    return out
+    return tuple(out)
 
 
 def _type_name(tp: Any) -> str:
