@@ -60,6 +60,7 @@ COLUMNS: dict[str, Column] = {
     "layer": Column("layer", lambda r, _: r.name, lambda r, _: r.name, lambda _: "total", numeric=False),
     "kind": Column("kind", lambda r, _: r.kind, lambda r, _: r.kind, numeric=False),
     "detail": Column("detail", lambda r, _: r.detail, lambda r, _: r.detail, numeric=False),
+    "from": Column("from", lambda r, _: " ".join(r.inputs), lambda r, _: ", ".join(r.inputs), numeric=False),
     "input": Column("input (N,C,H,W)", lambda r, rep: " + ".join(shape_text(s, rep.batch) for s in r.in_shapes),
                     lambda r, rep: " + ".join(shape_text(s, rep.batch) for s in r.in_shapes), numeric=False),
     "output": Column("output (N,C,H,W)", lambda r, rep: shape_text(r.out_shape, rep.batch),
@@ -82,7 +83,7 @@ COLUMNS: dict[str, Column] = {
 }
 
 VIEWS: dict[str, list[str]] = {
-    "shapes": ["layer", "kind", "detail", "output", "rf"],
+    "shapes": ["layer", "kind", "detail", "from", "output", "rf"],
     "params": ["layer", "kind", "detail", "output", "params", "buffers", "params%"],
     "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "macs%"],
     "summary": ["layer", "kind", "detail", "output", "params", "macs", "flops", "memory", "rf"],
@@ -116,9 +117,20 @@ def _layer_json(row: LayerRow) -> dict[str, Any]:
             "loc": row.loc}
 
 
+def is_graph(report: Report) -> bool:
+    """True when some layer does not simply read the one before it."""
+    rows = report.layers
+    return any(row.inputs != (prev.name,) for prev, row in zip(rows, rows[1:]))
+
+
+def view_columns(report: Report, view: str) -> list[Column]:
+    keys = VIEWS[view] if is_graph(report) else [k for k in VIEWS[view] if k != "from"]
+    return [COLUMNS[k] for k in keys]
+
+
 def rows_table(report: Report, view: str) -> tuple[list[str], list[list[Any]]]:
     """Header and exact rows (with a total row) for csv/markdown."""
-    cols = [COLUMNS[c] for c in VIEWS[view]]
+    cols = view_columns(report, view)
     rows = [[c.exact(r, report) for c in cols] for r in report.layers]
     rows.append([c.total(report) if c.total else "" for c in cols])
     return [c.title for c in cols], rows
@@ -143,8 +155,9 @@ def _is_num(rows: list[list[Any]], i: int) -> bool:
 
 
 def rich_table(report: Report, view: str, title: str) -> Table:
-    cols = [COLUMNS[c] for c in VIEWS[view]]
-    table = Table(title=title, title_justify="left", show_footer=True, header_style="bold",
+    cols = view_columns(report, view)
+    totals = sum(1 for c in cols if c.total) > 1  # more than the "total" label itself
+    table = Table(title=title, title_justify="left", show_footer=totals, header_style="bold",
                   footer_style="bold", row_styles=["", "dim"] if len(report.layers) > 12 else None)
     for c in cols:
         footer = c.total(report) if c.total else ""
