@@ -48,7 +48,7 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
         rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name]))
         warnings += [Warning(node.name, str(node.loc), f"{node.name}: {note}") for note in notes]
     return Report(model.name, model.file, model.variant, model.description, model.source, shape,
-                  batch, dtype_bytes, tuple(rows), _totals(rows), tuple(warnings))
+                  batch, dtype_bytes, tuple(rows), _totals(rows), tuple(warnings), dict(model.aliases))
 
 
 def _ref(target: Node, shapes: dict, nodes: dict[str, Node]) -> Ref:

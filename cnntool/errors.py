@@ -33,7 +33,14 @@ class SpecError(Exception):
 
     def __str__(self) -> str:
         lines = [f"{self.loc}: error: {self.message}"]
-        lines += [f"{call}: note: in the block called here" for call in self.trace]
+        previous, repeats = None, 0
+        for call in (*self.trace, None):  # collapse a recursion's identical call sites
+            if call == previous:
+                repeats += 1
+                continue
+            if previous is not None:
+                lines.append(f"{previous}: note: in the block called here" + (f" ({repeats + 1}×)" if repeats else ""))
+            previous, repeats = call, 0
         if self.hint:
             lines.append(f"{self.loc}: hint: {self.hint}")
         return "\n".join(lines)

@@ -62,6 +62,7 @@ class Expander:
         self.later_names = later_names  # every literal `name:` in the file, for forward-ref hints
         self.nodes: list[Node] = []
         self.full: dict[str, int] = {}
+        self.aliases: dict[str, str] = {}  # block/branch full name -> its output node
 
     # -- public --------------------------------------------------------------------------
     def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:
@@ -80,18 +81,23 @@ class Expander:
         return prev
 
     def entry(self, raw: Any, loc: Loc, scope: Scope, env: dict[str, Any], prev: str) -> str:
+        """One list item; `if` and `name` are evaluated per iteration, so they can use `for` variables."""
         key, value, meta = self.split(raw, loc)
         meta_loc = lambda k: loc_of(raw, k, loc)  # noqa: E731
-        if "if" in meta and not self.sub(meta["if"], env, meta_loc("if")):
-            return prev
-        name = self.sub(meta.get("name"), env, meta_loc("name"))
-        if name is not None and (not isinstance(name, str) or not _NAME.match(name) or name == INPUT):
-            raise SpecError(f"bad name {name!r}: use letters, digits, '_' or '-' (and not 'input')",
-                            meta_loc("name"))
-        loops = self.loops(meta, raw, loc, env)
-        for k, bound in enumerate(loops):
+        runs = []
+        for k, bound in enumerate(self.loops(meta, raw, loc, env)):
             inner = {**env, **bound}
-            this_name = name if name is None or len(loops) == 1 else f"{name}{k + 1}"
+            if "if" not in meta or self.sub(meta["if"], inner, meta_loc("if")):
+                runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
+        given = [name for _, _, name in runs]
+        numbered = len(runs) > 1 and given[0] is not None and len(set(given)) < len(given)
+        for k, inner, this_name in runs:
+            if this_name is not None and (not isinstance(this_name, str) or not _NAME.match(this_name)
+                                          or this_name == INPUT):
+                raise SpecError(f"bad name {this_name!r}: use letters, digits, '_' or '-' (and not 'input')",
+                                meta_loc("name"))
+            if numbered:  # `name: layer` over 4 iterations gives layer1..layer4
+                this_name = f"{this_name}{k + 1}"
             src = self.sources(meta, raw, loc, scope, inner, prev)
             prev = self.one(key, value, loc_of(raw, key, loc) if isinstance(raw, LocMap) else loc,
                             loc, this_name, src, scope, inner)
@@ -233,7 +239,7 @@ class Expander:
         child = Scope(full + ".", self.single(src, f"block '{block.name}'", loc), (loc, *scope.trace),
                       scope, scope.depth + 1)
         out = self.sequence(block.layers, child, env, child.input)
-        scope.names[full[len(scope.prefix):]] = out  # the block's name stands for its output
+        scope.names[full[len(scope.prefix):]] = self.aliases[full] = out  # the name stands for its output
         return out
 
     def block_env(self, block: Block, value: Any, vloc: Loc, loc: Loc, scope: Scope,
@@ -252,6 +258,7 @@ class Expander:
         for key, raw in given.items():
             where = loc_of(value, key, vloc)
             if key not in block.args:
+                where = value.key_locs.get(key, where) if isinstance(value, LocMap) else where
                 raise SpecError(f"block '{block.name}' has no argument '{key}'", where,
                                 hint=suggest(key, params) or f"arguments: {', '.join(params) or 'none'}",
                                 trace=scope.trace)
@@ -287,7 +294,7 @@ class Expander:
             full = self.define(scope, bname or self.auto(scope, "branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
             outs.append(self.sequence(layers, child, env, start))
-            scope.names[full[len(scope.prefix):]] = outs[-1]  # a branch's name stands for its output
+            scope.names[full[len(scope.prefix):]] = self.aliases[full] = outs[-1]
         layer_cls = REGISTRY[merge]
         full = self.define(scope, name or self.auto(scope, merge), loc)
         self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)
@@ -324,6 +331,8 @@ class Expander:
             s = s.parent
         if name in self.full:
             return name
+        if name in self.aliases:
+            return self.aliases[name]
         if name in self.later_names:
             later = self.later_names[name]
             raise SpecError(f"'{name}' is defined after this point (line {later.line}); references "

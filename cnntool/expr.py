@@ -19,9 +19,17 @@ _BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.Pow: operator.pow}
 _CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
         ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b}
+def _range(*args: int) -> list[int]:
+    span = range(*args)  # lazy: its length is known before anything is allocated
+    if len(span) > MAX_ITEMS:
+        raise ExprError(f"range of {len(span):,} items is over the limit of {MAX_ITEMS:,}")
+    return list(span)
+
+
 _FUNCS = {"min": min, "max": max, "len": len, "int": int, "abs": abs, "round": round,
-          "range": lambda *a: list(range(*a)), "sum": sum}
+          "range": _range, "sum": sum}
 MAX_POWER = 64
+MAX_ITEMS = 100_000  # longest list or string an expression may build (= the layer limit)
 
 
 class ExprError(ValueError):
@@ -50,6 +58,17 @@ def _eval_text(text: str, scope: Mapping[str, Any]) -> Any:
     return _eval(tree.body, scope, text)
 
 
+def _size(a: Any, b: Any, op: ast.operator) -> int:
+    """Length of the list or string that a * b or a + b would build (0 for numbers)."""
+    seqs = [x for x in (a, b) if isinstance(x, (list, str))]
+    if not seqs:
+        return 0
+    if isinstance(op, ast.Add):
+        return sum(len(x) for x in seqs)
+    counts = [x for x in (a, b) if isinstance(x, int) and not isinstance(x, bool)]
+    return len(seqs[0]) * max(counts[0], 0) if counts else 0
+
+
 def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
     ev = lambda n: _eval(n, scope, text)  # noqa: E731
     match node:
@@ -66,6 +85,8 @@ def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
             a, b = ev(left), ev(right)
             if isinstance(op, ast.Pow) and isinstance(b, (int, float)) and abs(b) > MAX_POWER:
                 raise ExprError(f"exponent too large in '{text}'")
+            if isinstance(op, (ast.Mult, ast.Add)) and _size(a, b, op) > MAX_ITEMS:
+                raise ExprError(f"'{text}' builds a sequence too large (over the limit of {MAX_ITEMS:,} items)")
             try:
                 return _BIN[type(op)](a, b)
             except (TypeError, ZeroDivisionError) as exc:
@@ -92,6 +113,8 @@ def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
                 return ev(base)[ev(index)]
             except (IndexError, KeyError, TypeError) as exc:
                 raise ExprError(f"'{text}': bad index ({exc})") from None
+        case ast.Slice(lower=lo, upper=hi, step=step):
+            return slice(*(None if part is None else ev(part) for part in (lo, hi, step)))
         case ast.List(elts=items) | ast.Tuple(elts=items):
             return [ev(i) for i in items]
         case ast.Call(func=ast.Name(id=fn), args=args, keywords=[]) if fn in _FUNCS:

@@ -42,3 +42,4 @@ class Model:
     reference: str | None = None  # e.g. "torchvision.models.vgg16"
     accuracy: dict[str, Any] = field(default_factory=dict)
     loc: Loc = Loc("<spec>", 0, 0)
+    aliases: dict[str, str] = field(default_factory=dict)  # block/branch name -> its output node

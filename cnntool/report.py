@@ -79,8 +79,11 @@ class Report:
     layers: tuple[LayerRow, ...]
     totals: Totals
     warnings: tuple[Warning, ...]
+    aliases: dict[str, str] = field(default_factory=dict)  # block/branch name -> its output layer
 
     def row(self, name: str) -> LayerRow:
+        """A layer by name; a block's or branch's name gives its output layer."""
+        name = self.aliases.get(name, name)
         for layer in self.layers:
             if layer.name == name:
                 return layer

@@ -136,9 +136,11 @@ class SpecFile:
                 args[key] = value
         shape_doc = part if "input" in part else doc
         shape = input_shape or _input_shape(shape_doc["input"], loc_of(shape_doc, "input", doc.loc))
+        if not isinstance(doc["layers"], list) or not doc["layers"]:
+            raise SpecError("`layers` must be a non-empty list", loc_of(doc, "layers", doc.loc))
         later = _literal_names(doc)
-        nodes = Expander(self.defaults, self.blocks, later, args).expand(
-            doc["layers"], loc_of(doc, "layers", doc.loc))
+        expander = Expander(self.defaults, self.blocks, later, args)
+        nodes = expander.expand(doc["layers"], loc_of(doc, "layers", doc.loc))
         if variant is None and self.variants and "expect" not in doc:
             expect: tuple = ()
         else:
@@ -151,7 +153,7 @@ class SpecFile:
                                         else "") if t),
             file=self.display, variant=variant, args=args, expect=expect,
             reference=part.get("reference", doc.get("reference") if part is doc else None),
-            accuracy=dict(part.get("accuracy") or {}), loc=part.loc)
+            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.aliases))
 
 
 def _literal_names(doc: LocMap) -> dict[str, Loc]:

@@ -74,7 +74,7 @@ class _Converter:
             return self._mapping(node, loc, depth)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _TAG + "seq":
-                raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain lists", loc)
+                raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
             out = LocList(self.convert(item, depth + 1) for item in node.value)
             out.loc, out.item_locs = loc, [_loc(item, self.file) for item in node.value]
             return out
@@ -87,7 +87,7 @@ class _Converter:
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc, depth: int) -> LocMap:
         if node.tag != _TAG + "map":
-            raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain mappings", loc)
+            raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
         out = LocMap()
         out.loc, out.key_locs, out.value_locs = loc, {}, {}
         for key_node, value_node in node.value:
@@ -123,7 +123,11 @@ def load_yaml(path: Path | str, text: str | None = None, *, display: str | None 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
-        raise SpecError(f"invalid YAML: {exc.problem or exc.context}", where) from None
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            start = exc.context_mark
+            message += f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
+        raise SpecError(message, where) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", Loc(file, 1, 1)) from None
     if node is None:

@@ -160,3 +160,45 @@ layers:
     r = analyze(m)
     assert r.row("concat2").inputs == ("pair.relu1", "left.conv1", "right.conv1")
     assert r.row("concat2").out_shape == (9, 32, 32)
+
+
+def test_loop_variables_reach_name_and_if(spec, analyze):
+    m = spec(HEAD + """
+layers:
+  - conv: {out: $c, kernel: 1}
+    name: width${c}
+    if: ${c != 16}
+    for: {c: [8, 16, 32]}
+""")
+    assert names(m) == ["input", "width8", "width32"]
+
+
+def test_block_name_in_expect_and_dotted_reference(spec, analyze):
+    m = spec(HEAD + """
+blocks:
+  maybe:
+    args: {use: true}
+    layers:
+      - conv: {out: 4, kernel: 1}
+        if: $use
+layers:
+  - maybe: {use: false}
+    name: skip
+  - maybe:
+    name: real
+  - concat: [skip, real]
+expect:
+  source: test
+  layers:
+    real: {out_shape: [4, 32, 32]}
+""")
+    r = analyze(m)
+    assert r.row("concat1").inputs == ("input", "real.conv1")
+    assert r.row("real").name == "real.conv1"
+    from cnntool.expect import evaluate
+    assert evaluate(m.expect, r) == (1, [])
+
+
+def test_expression_slices(spec, analyze):
+    m = spec(HEAD + "args: {w: [1, 2, 3, 4]}\nlayers:\n  - conv: {out: '${sum(w[1:])}', kernel: 1}\n")
+    assert analyze(m).layers[-1].out_shape == (9, 32, 32)

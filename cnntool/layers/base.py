@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, Union
 
 __all__ = ["Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
-           "REGISTRY", "pair", "numel", "need_dims", "conv_out", "pool_out", "Field", "fields_of"]
+           "REGISTRY", "pair", "numel", "need_dims", "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]  # (H, W); YAML may give one int for both
@@ -70,6 +70,15 @@ def pair(value: int | Pair) -> Pair:
     return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
 
 
+def need_positive(layer: object, *names: str) -> None:
+    """Raise naming the first field (int or pair) that is not positive."""
+    for name in names:
+        value = getattr(layer, name)
+        if min(value if isinstance(value, tuple) else (value,)) <= 0:
+            shown = list(value) if isinstance(value, tuple) else value
+            raise LayerError(f"{name} must be positive, got {shown}")
+
+
 def need_dims(io: Io, dims: int, kind: str) -> None:
     for shape in io.ins:
         if len(shape) != dims:
@@ -78,29 +87,47 @@ def need_dims(io: Io, dims: int, kind: str) -> None:
             raise LayerError(f"{kind} needs {what}, got shape {list(shape)}{hint}")
 
 
-def conv_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, bool]:
-    """o = floor((i + 2p − d(k−1) − 1) / s) + 1 (ceil for cuda-convnet); returns (o, arithmetic, exact)."""
+def conv_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, str]:
+    """o = floor((i + 2p − d(k−1) − 1) / s) + 1 (ceil for cuda-convnet).
+
+    Returns (o, the arithmetic, a warning or ""). An inexact division only warns when it
+    matters: floor leaves real input pixels unread, or ceil reads past the given padding.
+    """
     span = i + 2 * p - d * (k - 1) - 1
     if span < 0:
-        raise LayerError(f"kernel {d * (k - 1) + 1} (dilated) is larger than the padded input "
-                         f"{i + 2 * p} along {axis}")
+        kernel = f"kernel {k}" if d == 1 else f"dilated kernel {d * (k - 1) + 1}"
+        raise LayerError(f"{kernel} is larger than the padded input {i + 2 * p} along {axis}")
     o = (-(-span // s) if ceil else span // s) + 1
     keff = d * (k - 1) + 1
     text = f"{axis}: ({i} + 2×{p} − {keff}) / {s} + 1 = {Fraction(span, s) + 1}"
-    if span % s:
-        text += f" → {'ceil' if ceil else 'floor'} {o}"
-    return o, text, span % s == 0
+    if not span % s:
+        return o, text, ""
+    text += f" → {'ceil' if ceil else 'floor'} {o}"
+    reach = (o - 1) * s + keff - 1 - p  # index of the last input pixel the last window reads
+    if ceil:
+        return o, text, f"{text}: the last window reads {reach - (i - 1 + p)} beyond the padding"
+    if reach < i - 1 and keff >= s:  # (with kernel < stride, skipping pixels is the design)
+        return o, text, f"{text}: the last {i - 1 - reach} input pixel(s) along {axis} are never read"
+    return o, text, ""
 
 
-def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, bool]:
+def stride_notes(warnings: list[str]) -> list[str]:
+    """One warning per axis, or one for both when H and W say the same."""
+    found = [w for w in warnings if w]
+    if len(found) == 2 and found[0][1:] == found[1][1:]:
+        found = ["H and W" + found[0][1:]]
+    return [f"stride does not divide the input: {w}" for w in found]
+
+
+def pool_out(i: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, str]:
     """PyTorch pooling: with ceil_mode a last window that would start in the padding is dropped."""
     if 2 * p > k:
         raise LayerError(f"padding {p} must be at most half the kernel {k} along {axis}")
-    o, text, exact = conv_out(i, k, s, p, d, ceil, axis)
+    o, text, warning = conv_out(i, k, s, p, d, ceil, axis)
     if ceil and (o - 1) * s >= i + p:
         o -= 1
         text += f", minus the last window that would start in the padding = {o}"
-    return o, text, exact
+    return o, text, "" if ceil else warning  # ceil_mode is PyTorch's own, chosen on purpose
 
 
 # -- fields --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from dataclasses import field
 from fractions import Fraction
 from typing import Literal, Union
 
-from .base import Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register
+from .base import Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
 
 Padding = Union[Pair, Literal["same", "valid"]]
 
@@ -43,8 +43,9 @@ class Conv(Layer):
         default="floor", metadata=_doc("output-size rounding; 'ceil' as cuda-convnet (AlexNet)"))
 
     def check(self) -> None:
-        if self.out <= 0 or self.groups <= 0 or min(self.kernel + self.stride + self.dilation) <= 0:
-            raise LayerError("out, kernel, stride, dilation and groups must be positive")
+        need_positive(self, "out", "kernel", "stride", "dilation", "groups")
+        if not isinstance(self.padding, str) and min(self.padding) < 0:
+            raise LayerError(f"padding must be non-negative, got {list(self.padding)}")
         if self.padding == "same" and self.stride != (1, 1):
             raise LayerError("padding 'same' needs stride 1 (as in PyTorch)")
         if self.out % self.groups:
@@ -57,14 +58,14 @@ class Conv(Layer):
             return tuple(d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation))  # type: ignore
         return self.padding  # type: ignore[return-value]
 
-    def _sizes(self, x: Shape) -> tuple[list[int], list[str], list[bool]]:
+    def _sizes(self, x: Shape) -> tuple[list[int], list[str], list[str]]:
         if self.padding == "same":
-            return [x[1], x[2]], ["H, W: padding 'same' keeps the input size"], [True]
-        sizes, texts, exact = [], [], []
+            return [x[1], x[2]], ["H, W: padding 'same' keeps the input size"], [""]
+        sizes, texts, warnings = [], [], []
         for axis, i, k, s, p, d in zip("HW", x[1:], self.kernel, self.stride, self.pad(), self.dilation):
-            o, text, ok = conv_out(i, k, s, p, d, self.rounding == "ceil", axis)
-            sizes.append(o), texts.append(text), exact.append(ok)
-        return sizes, texts, exact
+            o, text, warning = conv_out(i, k, s, p, d, self.rounding == "ceil", axis)
+            sizes.append(o), texts.append(text), warnings.append(warning)
+        return sizes, texts, warnings
 
     def out_shape(self, io: Io) -> Shape:
         need_dims(io, 3, "conv")
@@ -73,8 +74,7 @@ class Conv(Layer):
         return (self.out, *self._sizes(io.x)[0])
 
     def notes(self, io: Io) -> list[str]:
-        _, texts, exact = self._sizes(io.x)
-        return [f"stride does not divide the input: {t}" for t, ok in zip(texts, exact) if not ok]
+        return stride_notes(self._sizes(io.x)[2])
 
     def explain(self, io: Io) -> list[str]:
         return self._sizes(io.x)[1]
@@ -103,14 +103,16 @@ class Conv(Layer):
 
     def build(self, io: Io):
         from torch import nn
-        conv = nn.Conv2d(io.x[0], self.out, self.kernel, self.stride,
-                         "same" if self.padding == "same" else self.pad(),
-                         self.dilation, self.groups, self.bias)
-        if self.rounding == "floor":
-            return conv
-        # cuda-convnet's ceil rounding = extra zero padding on the bottom/right edge
+        # explicit padding: fvcore counts aten::_convolution but not the aten::_convolution_mode
+        # that padding="same" becomes. What the output still needs beyond the symmetric padding
+        # (the odd pixel of 'same' with an even kernel, as PyTorch adds it; cuda-convnet's ceil
+        # rounding) is extra zero padding on the bottom/right edge.
+        conv = nn.Conv2d(io.x[0], self.out, self.kernel, self.stride, self.pad(), self.dilation,
+                         self.groups, self.bias)
         extra = [(o - 1) * s + d * (k - 1) + 1 - (i + 2 * p) for o, i, k, s, p, d in
                  zip(io.out[1:], io.x[1:], self.kernel, self.stride, self.pad(), self.dilation)]
+        if max(extra) <= 0:
+            return conv
         return nn.Sequential(nn.ZeroPad2d((0, max(extra[1], 0), 0, max(extra[0], 0))), conv)
 
 
@@ -129,8 +131,9 @@ class ConvTranspose(Layer):
     bias: bool = field(default=True, metadata=_doc("learn a bias per output channel"))
 
     def check(self) -> None:
-        if self.out <= 0 or self.groups <= 0 or min(self.kernel + self.stride + self.dilation) <= 0:
-            raise LayerError("out, kernel, stride, dilation and groups must be positive")
+        need_positive(self, "out", "kernel", "stride", "dilation", "groups")
+        if min(self.padding + self.output_padding) < 0:
+            raise LayerError("padding and output_padding must be non-negative")
         if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
             raise LayerError("output_padding must be smaller than stride or dilation (as in PyTorch)")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Literal, Optional
 
+from .base import stride_notes
 from .base import GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
 from .conv import window_text
 
@@ -25,20 +26,19 @@ class _Pool(Layer):
         if min(self.kernel + self.strides()) <= 0 or min(self.padding) < 0:
             raise LayerError("kernel and stride must be positive, padding non-negative")
 
-    def _sizes(self, x: Shape) -> tuple[list[int], list[str], list[bool]]:
-        sizes, texts, exact = [], [], []
+    def _sizes(self, x: Shape) -> tuple[list[int], list[str], list[str]]:
+        sizes, texts, warnings = [], [], []
         for axis, i, k, s, p in zip("HW", x[1:], self.kernel, self.strides(), self.padding):
-            o, text, ok = pool_out(i, k, s, p, 1, self.ceil_mode, axis)
-            sizes.append(o), texts.append(text), exact.append(ok)
-        return sizes, texts, exact
+            o, text, warning = pool_out(i, k, s, p, 1, self.ceil_mode, axis)
+            sizes.append(o), texts.append(text), warnings.append(warning)
+        return sizes, texts, warnings
 
     def out_shape(self, io: Io) -> Shape:
         need_dims(io, 3, self.kind)
         return (io.x[0], *self._sizes(io.x)[0])
 
     def notes(self, io: Io) -> list[str]:
-        _, texts, exact = self._sizes(io.x)
-        return [f"stride does not divide the input: {t}" for t, ok in zip(texts, exact) if not ok]
+        return stride_notes(self._sizes(io.x)[2])
 
     def explain(self, io: Io) -> list[str]:
         return self._sizes(io.x)[1]
@@ -169,8 +169,9 @@ class MaxUnpool(Layer):
         return pool.in_shapes[0]
 
     def window(self, io: Io):
-        ratio = [o // i for o, i in zip(io.out[1:], io.x[1:])]
-        return tuple(Win(r, r, transposed=True) for r in ratio)
+        pool = io.refs["indices"].layer  # un-pooling retraces that pool's windows backwards
+        return tuple(Win(k, s, p, transposed=True)
+                     for k, s, p in zip(pool.kernel, pool.strides(), pool.padding))
 
     def describe(self) -> str:
         return f"← {self.indices}"
@@ -194,6 +195,8 @@ class Upsample(Layer):
     def check(self) -> None:
         if self.scale <= 0:
             raise LayerError("scale must be positive")
+        if self.align_corners is not None and self.mode != "bilinear":
+            raise LayerError("align_corners only applies to mode 'bilinear' (as in PyTorch)")
 
     def out_shape(self, io: Io) -> Shape:
         need_dims(io, 3, self.kind)
