@@ -1,0 +1,82 @@
+"""Layers that only move values: no weights, no arithmetic.
+
+``shortcut_a`` is the CIFAR ResNet's parameter-free projection (He et al., arXiv 1512.03385,
+§3.3 option A and §4.2); ``unflatten`` turns a flat vector back into a (C, H, W) map, as YOLO
+reads its 1470 outputs as a 7×7×30 tensor.
+"""
+from __future__ import annotations
+
+from dataclasses import field
+
+from .base import Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, register
+
+
+def _doc(text: str) -> dict:
+    return {"doc": text}
+
+
+@register
+class ShortcutA(Layer):
+    kind = "shortcut_a"
+    doc = ("ResNet option-A shortcut: the identity sub-sampled by `stride` (x[:, :, ::s, ::s]) with "
+           "zero channels added up to `out`; no parameters.")
+    primary = "out"
+    out: int = field(metadata=_doc("output channels (the extra ones are zeros)"))
+    stride: int = field(default=1, metadata=_doc("keep every stride-th row and column"))
+
+    def check(self) -> None:
+        if self.out <= 0 or self.stride <= 0:
+            raise LayerError("out and stride must be positive")
+
+    def out_shape(self, io: Io) -> Shape:
+        need_dims(io, 3, self.kind)
+        if self.out < io.x[0]:
+            raise LayerError(f"cannot pad {io.x[0]} channels down to {self.out}")
+        return (self.out, *(-(-i // self.stride) for i in io.x[1:]))  # x[::s] keeps ceil(i / s)
+
+    def window(self, io: Io) -> tuple[Win, Win]:
+        return (Win(1, self.stride),) * 2
+
+    def describe(self) -> str:
+        return f"/{self.stride} +{self.out}ch" if self.stride > 1 else f"+{self.out}ch"
+
+    def build(self, io: Io):
+        from torch import nn
+        from torch.nn import functional as F
+
+        extra = self.out - io.x[0]
+        before, stride = extra // 2, self.stride
+
+        class ShortcutA(nn.Module):  # zeros split around the channels, as most reimplementations do
+            def forward(self, x):
+                return F.pad(x[:, :, ::stride, ::stride], (0, 0, 0, 0, before, extra - before))
+
+        return ShortcutA()
+
+
+@register
+class Unflatten(Layer):
+    kind = "unflatten"
+    doc = "(C·H·W,) → (C, H, W), as torch.nn.Unflatten(1, (C, H, W)); the inverse of flatten."
+    primary = "channels"
+    channels: int = field(metadata=_doc("C"))
+    size: Pair = field(metadata=_doc("H×W, s or [h, w]"))
+
+    def check(self) -> None:
+        if self.channels <= 0 or min(self.size) <= 0:
+            raise LayerError("channels and size must be positive")
+
+    def out_shape(self, io: Io) -> Shape:
+        need_dims(io, 1, self.kind)
+        shape = (self.channels, *self.size)
+        if numel(shape) != io.x[0]:
+            raise LayerError(f"{io.x[0]} features cannot be viewed as {list(shape)} "
+                             f"({numel(shape)} elements)")
+        return shape
+
+    def describe(self) -> str:
+        return f"→{self.channels}×{self.size[0]}×{self.size[1]}"
+
+    def build(self, io: Io):
+        from torch import nn
+        return nn.Unflatten(1, (self.channels, *self.size))
