@@ -175,13 +175,15 @@ def list_models(format: FormatOpt = Format.table) -> None:
 
 
 @app.command("compare")
-def compare(models: Annotated[list[str], typer.Argument(help="Models or spec files (a family file means all its variants).")],
+def compare(models: Annotated[Optional[list[str]], typer.Argument(
+                help="Models or spec files (a family file means all its variants); none: the whole zoo.",
+                show_default=False)] = None,
             batch: BatchOpt = 1, input: InputOpt = None, format: FormatOpt = Format.table,
             dtype: DTypeOpt = DType.fp32) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1."""
     with guard():
         rows = []
-        for ref in _expand_refs(models):
+        for ref in _expand_refs(models) if models else zoo().values():
             model = ref.model(None, parse_shape(input))
             report = analyze(model, batch, dtype_bytes=BYTES[dtype])
             weighted = sum(1 for r in report.layers if r.macs)
@@ -216,7 +218,7 @@ def _expect_status(model: Model, report: Report) -> str:
 
 
 _HUMAN = {"params": human, "macs": human, "flops": human, "act_bytes": human_bytes}
-_TITLES = {"weight_layers": "weight layers", "macs": "MACs", "flops": "FLOPs (2·MACs+ops)", "act_bytes": "activations",
+_TITLES = {"weight_layers": "conv/fc layers", "macs": "MACs", "flops": "FLOPs (2·MACs+ops)", "act_bytes": "activations",
            "top1": "top-1 %", "expect": "expect ✓"}
 
 
