@@ -6,10 +6,8 @@ scope that defines it. References can only point back, so a cycle cannot be writ
 """
 from __future__ import annotations
 
-import difflib
 import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import Loc, SpecError
@@ -17,6 +15,7 @@ from .expr import ExprError, substitute
 from .graph import INPUT, Node
 from .layers import REGISTRY, Layer, LayerError
 from .layers.base import coerce, fields_of
+from .names import Names, Scope, suggest
 from .yamlsource import LocList, LocMap, loc_of
 
 __all__ = ["Block", "Expander", "MAX_LAYERS", "META_KEYS"]
@@ -36,38 +35,19 @@ class Block:
     loc: Loc
 
 
-@dataclass
-class Scope:
-    prefix: str
-    input: str
-    trace: tuple[Loc, ...] = ()
-    parent: "Scope | None" = None
-    depth: int = 0
-    names: dict[str, str] = field(default_factory=dict)
-    name_locs: dict[str, Loc] = field(default_factory=dict)
-    counters: Counter = field(default_factory=Counter)
-
-
-def suggest(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
-
-
 class Expander:
     def __init__(self, defaults: dict[str, LocMap], blocks: dict[str, Block],
                  later_names: dict[str, Loc], spec_args: dict[str, Any]):
         self.defaults = defaults
         self.spec_args = spec_args  # what every block sees besides its own arguments
         self.blocks = blocks
-        self.later_names = later_names  # every literal `name:` in the file, for forward-ref hints
+        self.names = Names(later_names)
         self.nodes: list[Node] = []
-        self.full: dict[str, int] = {}
-        self.aliases: dict[str, str] = {}  # block/branch full name -> its output node
 
     # -- public --------------------------------------------------------------------------
     def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:
         self.nodes.append(Node(INPUT, "input", None, (), (), input_shape_loc))
-        self.full[INPUT] = 0
+        self.names.nodes[INPUT] = 0
         top = Scope("", INPUT)
         self.sequence(layers, top, dict(self.spec_args), INPUT)
         return tuple(self.nodes)
@@ -75,9 +55,9 @@ class Expander:
     # -- sequences and entries -----------------------------------------------------------
     def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str) -> str:
         if not isinstance(entries, list):
-            raise SpecError("expected a list of layers", getattr(entries, "loc", scope_loc(scope)))
+            raise SpecError("expected a list of layers", getattr(entries, "loc", scope.loc()))
         for i, raw in enumerate(entries):
-            prev = self.entry(raw, loc_of(entries, i, getattr(entries, "loc", scope_loc(scope))), scope, env, prev)
+            prev = self.entry(raw, loc_of(entries, i, getattr(entries, "loc", scope.loc())), scope, env, prev)
         return prev
 
     def entry(self, raw: Any, loc: Loc, scope: Scope, env: dict[str, Any], prev: str) -> str:
@@ -149,7 +129,7 @@ class Expander:
         names = value if isinstance(value, list) else [value]
         if not names or not all(isinstance(n, str) for n in names):
             raise SpecError(f"`from` takes a node name or a list of names, got {value!r}", where)
-        return tuple(self.resolve(n, scope, loc_of(meta["from"], i, where)) for i, n in enumerate(names))
+        return tuple(self.names.resolve(n, scope, loc_of(meta["from"], i, where)) for i, n in enumerate(names))
 
     # -- one entry: a layer, a block call, seq or parallel -------------------------------------
     def one(self, key: str, value: Any, vloc: Loc, loc: Loc, name: str | None,
@@ -176,14 +156,14 @@ class Expander:
         cls = REGISTRY[kind]
         lo, hi = cls.arity
         if isinstance(value, list) and hi != 1:  # `add: [a, b]` lists the inputs
-            src = tuple(self.resolve(self.sub(v, env, loc_of(value, i, vloc)), scope, loc_of(value, i, vloc))
+            src = tuple(self.names.resolve(self.sub(v, env, loc_of(value, i, vloc)), scope, loc_of(value, i, vloc))
                         for i, v in enumerate(value))
             value = None
         layer, refs = self.make_layer(cls, value, vloc, loc, scope, env)
         if len(src) < lo or (hi is not None and len(src) > hi):
             want = f"at least {lo}" if hi is None else f"{lo}" if lo == hi else f"{lo} to {hi}"
             raise SpecError(f"{kind} takes {want} input(s), got {len(src)}", loc, trace=scope.trace)
-        full = self.define(scope, name or self.auto(scope, kind), loc)
+        full = scope.define(name or scope.auto(kind), loc)
         self.add_node(Node(full, kind, layer, src, refs, loc, scope.trace), loc)
         return full
 
@@ -217,7 +197,7 @@ class Expander:
             except LayerError as exc:
                 raise SpecError(f"{cls.kind}.{key}: {exc}", where, trace=scope.trace) from None
             if key in cls.refs and kwargs[key] is not None:
-                refs.append((key, self.resolve(kwargs[key], scope, where)))
+                refs.append((key, self.names.resolve(kwargs[key], scope, where)))
         missing = [f for f in fields if fields[f].required and f not in kwargs]
         if missing:
             raise SpecError(f"{cls.kind} needs `{missing[0]}` ({fields[missing[0]].doc}); set it here "
@@ -235,11 +215,11 @@ class Expander:
             raise SpecError(f"blocks call each other more than {MAX_CALL_DEPTH} deep (recursion?)", loc,
                             trace=scope.trace)
         env = self.block_env(block, value, vloc, loc, scope, caller)
-        full = self.define(scope, name or self.auto(scope, block.name), loc)
+        full = scope.define(name or scope.auto(block.name), loc)
         child = Scope(full + ".", self.single(src, f"block '{block.name}'", loc), (loc, *scope.trace),
                       scope, scope.depth + 1)
         out = self.sequence(block.layers, child, env, child.input)
-        scope.names[full[len(scope.prefix):]] = self.aliases[full] = out  # the name stands for its output
+        self.names.alias(scope, full, out)  # the block's name stands for its output
         return out
 
     def block_env(self, block: Block, value: Any, vloc: Loc, loc: Loc, scope: Scope,
@@ -267,7 +247,7 @@ class Expander:
             if key not in given:
                 if default is None:
                     raise SpecError(f"block '{block.name}' needs argument '{key}'", loc, trace=scope.trace)
-                env[key] = default
+                env[key] = self.sub(default, env, loc_of(block.args, key, block.loc))  # may use earlier args
         return env
 
     def parallel(self, value: Any, vloc: Loc, loc: Loc, name: str | None, src: tuple[str, ...],
@@ -291,59 +271,19 @@ class Expander:
             raise SpecError("parallel needs at least two branches (an empty one is the identity)", bloc)
         outs = []
         for bname, layers, where in named:
-            full = self.define(scope, bname or self.auto(scope, "branch"), where)
+            full = scope.define(bname or scope.auto("branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
             outs.append(self.sequence(layers, child, env, start))
-            scope.names[full[len(scope.prefix):]] = self.aliases[full] = outs[-1]
+            self.names.alias(scope, full, outs[-1])
         layer_cls = REGISTRY[merge]
-        full = self.define(scope, name or self.auto(scope, merge), loc)
+        full = scope.define(name or scope.auto(merge), loc)
         self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)
         return full
-
-    # -- names ---------------------------------------------------------------------------------
-    def auto(self, scope: Scope, base: str) -> str:
-        while True:
-            scope.counters[base] += 1
-            name = f"{base}{scope.counters[base]}"
-            if name not in scope.names:
-                return name
-
-    def define(self, scope: Scope, local: str, loc: Loc) -> str:
-        if local in scope.names:
-            first = scope.name_locs.get(local)
-            raise SpecError(f"name '{local}' is already used in this scope"
-                            + (f" (line {first.line})" if first else ""), loc, trace=scope.trace)
-        full = scope.prefix + local
-        scope.names[local], scope.name_locs[local] = full, loc
-        return full
-
-    def resolve(self, name: Any, scope: Scope, loc: Loc) -> str:
-        if not isinstance(name, str):
-            raise SpecError(f"a node reference must be a name, got {name!r}", loc)
-        if name == INPUT:
-            return scope.input
-        s: Scope | None = scope
-        visible: list[str] = [INPUT]
-        while s is not None:
-            if name in s.names:
-                return s.names[name]
-            visible += list(s.names)
-            s = s.parent
-        if name in self.full:
-            return name
-        if name in self.aliases:
-            return self.aliases[name]
-        if name in self.later_names:
-            later = self.later_names[name]
-            raise SpecError(f"'{name}' is defined after this point (line {later.line}); references "
-                            "must point to earlier nodes, so a cycle cannot be formed", loc, trace=scope.trace)
-        raise SpecError(f"no node named '{name}' before this point", loc, hint=suggest(name, visible),
-                        trace=scope.trace)
 
     def add_node(self, node: Node, loc: Loc) -> None:
         if len(self.nodes) >= MAX_LAYERS:
             raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", loc)
-        self.full[node.name] = len(self.nodes)
+        self.names.nodes[node.name] = len(self.nodes)
         self.nodes.append(node)
 
     # -- values --------------------------------------------------------------------------------
@@ -355,6 +295,3 @@ class Expander:
         except ExprError as exc:
             raise SpecError(str(exc), loc) from None
 
-
-def scope_loc(scope: Scope) -> Loc:
-    return scope.trace[0] if scope.trace else Loc("<spec>", 0, 0)

@@ -153,7 +153,7 @@ class SpecFile:
                                         else "") if t),
             file=self.display, variant=variant, args=args, expect=expect,
             reference=part.get("reference", doc.get("reference") if part is doc else None),
-            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.aliases))
+            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases))
 
 
 def _literal_names(doc: LocMap) -> dict[str, Loc]:
