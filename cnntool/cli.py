@@ -103,7 +103,7 @@ def emit(text: str, output: Path | None) -> None:
 
 def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False) -> None:
     if fmt is Format.json:
-        emit(json.dumps(report_json(report), indent=2) + "\n", output)
+        emit(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n", output)
         return
     if fmt is not Format.table:
         emit(text_table(*rows_table(report, view), fmt), output)
@@ -224,7 +224,7 @@ _TITLES = {"weight_layers": "conv/fc layers", "macs": "MACs", "flops": "FLOPs (2
 
 def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str) -> None:
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     if fmt is not Format.table:
         sys.stdout.write(text_table([_TITLES.get(k, k) for k in keys], [[_cell(r[k]) for k in keys] for r in rows], fmt))

@@ -202,3 +202,15 @@ expect:
 def test_expression_slices(spec, analyze):
     m = spec(HEAD + "args: {w: [1, 2, 3, 4]}\nlayers:\n  - conv: {out: '${sum(w[1:])}', kernel: 1}\n")
     assert analyze(m).layers[-1].out_shape == (9, 32, 32)
+
+
+def test_block_defaults_may_use_other_arguments(spec, analyze):
+    m = spec(HEAD + """
+blocks:
+  bottleneck:
+    args: {width: null, out: "${4 * width}"}
+    layers: [{conv: {out: $out, kernel: 1}}]
+layers:
+  - bottleneck: 16
+""")
+    assert analyze(m).layers[-1].out_shape == (64, 32, 32)
