@@ -45,9 +45,16 @@ def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
     except OSError as exc:
         raise BenchError(f"cannot load model {ref!r}: {exc}") from None
     layers = tuple(LayerSpec(r.name, r.kind, r.macs, r.flops, r.params) for r in report.layers)
+
+    def factory() -> Any:
+        try:
+            return cnntool.build(model, input_shape=shape)
+        except SpecError as exc:
+            raise BenchError(str(exc)) from None
+
     return ModelSource(
         name=model.name,
-        factory=lambda: cnntool.build(model, input_shape=shape),
+        factory=factory,
         input_shape=shape,
         macs_per_image=report.totals.macs,
         flops_per_image=report.totals.flops,
@@ -104,12 +111,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def bench(
     model: Annotated[str, typer.Argument(help="Built-in model name or path to a YAML spec.")],
-    device: Annotated[str, typer.Option("--device", "-d", help="cpu, cuda, cuda:N or mps.")] = "cpu",
-    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size or sweep, e.g. 1,8,32,128.")] = "1",
-    input: Annotated[str | None, typer.Option("--input", help="Input C,H,W overriding the spec's.")] = None,
+    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", metavar="N[,N...]",
+                                       help="Batch size or sweep, e.g. 1,8,32,128.")] = "1",
+    input_text: Annotated[str | None, typer.Option("--input", metavar="C,H,W",
+                                                   help="Input shape overriding the spec's.")] = None,
     dtype: Annotated[DType, typer.Option(help="fp32 (strict, TF32 off), tf32, fp16 or bf16 (autocast).")] = DType.fp32,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
-    compile: Annotated[CompileMode | None, typer.Option("--compile", help="torch.compile mode.")] = None,
+    compile_mode: Annotated[CompileMode | None, typer.Option("--compile", help="torch.compile mode.")] = None,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="Capture and replay a CUDA graph.")] = False,
     threads: Annotated[int | None, typer.Option(help="torch intra-op threads.")] = None,
     iters: Annotated[int | None, typer.Option(help="Batches per timed run.")] = None,
@@ -120,15 +129,16 @@ def bench(
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Profile each layer (roofline view).")] = False,
     check: Annotated[bool, typer.Option(help="Check outputs against fp32 eager.")] = True,
     tolerance: Annotated[float | None, typer.Option(help="Override the check's tolerance.")] = None,
-    arg: Annotated[list[str] | None, typer.Option("--arg", help="Model argument KEY=VALUE.")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    arg: Annotated[list[str] | None, typer.Option("--arg", metavar="KEY=VALUE",
+                                                  help="Model argument (repeatable).")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Benchmark a model's inference throughput, latency, memory and MFU."""
     try:
         config = BenchConfig(
             device=device, batches=parse_batches(batch),
-            input_shape=parse_int_list(input, "input shape") if input else None,
-            dtype=dtype, channels_last=channels_last, compile_mode=compile,
+            input_shape=parse_int_list(input_text, "input shape") if input_text else None,
+            dtype=dtype, channels_last=channels_last, compile_mode=compile_mode,
             cuda_graphs=cuda_graphs, threads=threads, iters=iters, budget_s=budget,
             repeats=repeats, warmup_iters=warmup, warmup_s=warmup_time,
             per_layer=per_layer, check=check, tolerance=tolerance)
@@ -142,16 +152,16 @@ def bench(
             result = run_bench(source, config, progress)
     except BenchError as exc:
         raise _fail(str(exc)) from None
-    _emit(result, format)
+    _emit(result, output)
     if result.correctness.status == "fail":
         raise _fail("correctness check failed", code=1)
 
 
-def _emit(result: Any, format: OutputFormat) -> None:
+def _emit(result: Any, output: OutputFormat) -> None:
     from .report import render
     from .results import to_json
 
-    if format is OutputFormat.json:
+    if output is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
         err = Console(stderr=True)
         for warning in result.warnings:
@@ -163,7 +173,7 @@ def _emit(result: Any, format: OutputFormat) -> None:
 def bench_compare(
     a: Annotated[Path, typer.Argument(help="Baseline result (bench --format json).")],
     b: Annotated[Path, typer.Argument(help="Result to compare against the baseline.")],
-    format: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Compare two bench results: ratios, and significance against the combined IQR."""
     from .compare import compare, load_result, render_compare
@@ -174,7 +184,7 @@ def bench_compare(
         raise _fail(str(exc)) from None
     if not rows:
         raise _fail("no batch size/dtype rows in common between the two results")
-    if format is OutputFormat.json:
+    if output is OutputFormat.json:
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
     else:
         render_compare(rows, str(a), str(b), Console())

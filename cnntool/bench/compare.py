@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import fmt
 from .errors import BenchError
 from .results import SCHEMA
 
@@ -83,13 +83,13 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[CompareRow]:
 
 def render_compare(rows: list[CompareRow], a_name: str, b_name: str, console: Console) -> None:
     """Table of B vs A; 'yes' marks differences beyond the combined IQR."""
-    table = Table(title=f"B = {b_name} vs A = {a_name} (significant: |B-A| > IQR_A + IQR_B)")
-    for col in ("batch", "dtype", "A img/s", "B img/s", "B/A", "sig.",
-                "A p50", "B p50", "B/A", "sig."):
-        table.add_column(col, justify="right")
+    table = Table(title=f"B = {b_name} vs A = {a_name}\n"
+                  "p50 in ms; significant: |B - A| > IQR_A + IQR_B", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("batch", "dtype", "A img/s", "B img/s", "B/A", "sig", "A p50", "B p50", "B/A", "sig"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(str(r.batch), r.dtype, fmt.rate(r.a_img_s), fmt.rate(r.b_img_s),
+        table.add_row(str(r.batch), r.dtype, f"{r.a_img_s:,.1f}", f"{r.b_img_s:,.1f}",
                       f"{r.throughput_ratio:.3f}", "yes" if r.throughput_significant else "no",
-                      fmt.ms(r.a_p50_s), fmt.ms(r.b_p50_s), f"{r.latency_ratio:.3f}",
+                      f"{r.a_p50_s * 1e3:.3g}", f"{r.b_p50_s * 1e3:.3g}", f"{r.latency_ratio:.3f}",
                       "yes" if r.latency_significant else "no")
     console.print(table)

@@ -16,6 +16,7 @@ SMI_FIELDS = (
     "temperature.gpu", "pstate", "clocks_throttle_reasons.active",
 )
 CLOCK_DROP_WARN = 0.10
+BUSY_LOAD_FRACTION = 0.5
 TEMP_RISE_WARN_C = 15.0
 # Throttle-reason bits that mean "slowed down" (not idle): SW power cap,
 # HW slowdown, SW thermal, HW thermal, HW power brake.
@@ -89,6 +90,22 @@ def throttle_warnings(before: dict[str, Any] | None, after: dict[str, Any] | Non
     return out
 
 
+def load_average() -> list[float] | None:
+    """1/5/15-minute load averages (None where the OS has none)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+def busy_warning(load: list[float] | None, cpus: int | None) -> list[str]:
+    """Warn when other work already occupied over half the CPUs before the run."""
+    if not load or not cpus or load[0] <= BUSY_LOAD_FRACTION * cpus:
+        return []
+    return [f"machine busy: 1-minute load average {load[0]:.2f} on {cpus} CPUs before the run; "
+            "other processes compete for CPU and memory bandwidth"]
+
+
 def gpu_id(device: Any) -> str | None:
     """nvidia-smi id of a torch CUDA device: its UUID (robust to renumbering) or index."""
     import torch
@@ -115,6 +132,7 @@ def collect(device: Any) -> dict[str, Any]:
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "load_average_before": load_average(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "device": str(device),

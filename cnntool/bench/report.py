@@ -43,25 +43,40 @@ def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _ok_rows(result: BenchResult) -> list[BatchRow]:
+    return [r for r in result.rows if r.throughput is not None and r.latency is not None]
+
+
 def results_table(result: BenchResult) -> Table:
-    """One row per batch size; units in the headers keep it within 80 columns."""
-    cuda = any(r.memory and r.memory.peak_allocated_bytes is not None for r in result.rows)
-    table = Table(title="throughput: median of repeats; latency: separate run", box=box.SIMPLE_HEAD)
-    heads = ("batch", "status", "img/s", "IQR", "p50 ms", "p90 ms", "p99 ms", "1st call",
-             "warm-up", "TFLOP/s", "MFU", "peak alloc/resv" if cuda else "RSS growth")
-    for col in heads:
+    """Speed per batch size; units live in the headers so it fits 80 columns."""
+    table = Table(title="throughput: median of repeats | latency: separate run", box=box.SIMPLE_HEAD)
+    for col in ("batch", "status", "img/s", "IQR", "p50 ms", "p90 ms", "p99 ms", "TFLOP/s", "MFU"):
         table.add_column(col, justify="left" if col == "status" else "right")
     for row in result.rows:
         thr, lat = row.throughput, row.latency
         if thr is None or lat is None:
-            table.add_row(str(row.batch), f"[red]{row.status}[/]", *[""] * 10)
+            table.add_row(str(row.batch), f"[red]{row.status}[/]", *[""] * 7)
             continue
         table.add_row(
             str(row.batch), row.status, f"{thr.median_img_s:,.1f}", fmt.pct(thr.iqr_rel),
             *(f"{v * 1e3:.3g}" for v in (lat.p50_s, lat.p90_s, lat.p99_s)),
-            fmt.secs(row.first_call_s), fmt.secs(row.warmup_s),
-            _num(row.tflops, ".3g"), fmt.pct(row.mfu), _memory(row),
+            _num(row.tflops, ".3g"), fmt.pct(row.mfu),
         )
+    return table
+
+
+def startup_table(result: BenchResult) -> Table:
+    """Costs kept out of the timed region, the timed work, and memory."""
+    cuda = any(r.memory and r.memory.peak_allocated_bytes is not None for r in result.rows)
+    table = Table(title="kept out of the timings | timed work | memory", box=box.SIMPLE_HEAD)
+    for col in ("batch", "first call", "warm-up (iters)", "timed runs",
+                "peak alloc/reserved" if cuda else "peak RSS growth"):
+        table.add_column(col, justify="right")
+    for row in _ok_rows(result):
+        thr = row.throughput
+        table.add_row(str(row.batch), fmt.secs(row.first_call_s),
+                      f"{fmt.secs(row.warmup_s)} ({row.warmup_iters})",
+                      f"{len(thr.samples_img_s)} x {thr.iters} + {thr.iters} lat", _memory(row))
     return table
 
 
@@ -81,16 +96,19 @@ def correctness_line(check: Correctness) -> str:
 def per_layer_table(prof: PerLayer) -> Table:
     """Roofline view: time per layer beside MACs, bytes, intensity and bound."""
     ridge = "n/a" if prof.ridge_flop_per_byte is None else f"{prof.ridge_flop_per_byte:.1f}"
-    table = Table(title=f"per layer, batch {prof.batch} ({prof.clock} time, ridge {ridge} FLOP/B)",
-                  box=box.SIMPLE_HEAD)
-    for col in ("layer", "kind", "time", "share", "MACs", "bytes", "FLOP/B", "bound"):
-        table.add_column(col, justify="left" if col in ("layer", "kind", "bound") else "right")
+    table = Table(title=f"per layer, batch {prof.batch} ({prof.clock} time per forward, "
+                  f"ridge {ridge} FLOP/B)", box=box.SIMPLE_HEAD)
+    table.add_column("layer", overflow="fold")
+    table.add_column("kind", overflow="fold")
+    for col in ("ms", "share", "MACs", "bytes", "FLOP/B"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("bound")
     total = prof.total_s or 1.0
     for r in prof.layers:
-        table.add_row(r.name, r.kind, fmt.ms(r.time_s), fmt.pct(r.time_s / total),
-                      fmt.si(r.macs), fmt.nbytes(r.bytes),
+        table.add_row(r.name, r.kind, f"{r.time_s * 1e3:.3g}", fmt.pct(r.time_s / total),
+                      fmt.si(r.macs), fmt.si(r.bytes),
                       "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound)
-    table.add_row("(unattributed)", "", fmt.ms(prof.unattributed_s),
+    table.add_row("(unattributed)", "", f"{prof.unattributed_s * 1e3:.3g}",
                   fmt.pct(prof.unattributed_s / total), "", "", "", "")
     return table
 
@@ -100,6 +118,7 @@ def render(result: BenchResult, console: Console) -> None:
     for line in _header(result):
         console.print(line)
     console.print(results_table(result))
+    console.print(startup_table(result))
     for line in _failed_rows(result):
         console.print(f"[red]{line}[/]", highlight=False)
     console.print(correctness_line(result.correctness))

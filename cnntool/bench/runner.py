@@ -8,6 +8,7 @@ are reset per batch size. OOM rows are recorded and the sweep goes on.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ from . import env as envmod
 from .config import IQR_WARN_REL, BenchConfig, DType, validate
 from .correctness import check, flatten, reference_output, skipped
 from .errors import BenchError
-from .measure import choose_iters, first_call, time_latency, time_throughput, warm_up
+from .measure import Clock, choose_iters, first_call, time_latency, time_throughput, warm_up
 from .ops import CpuOps, device_ops, is_oom, num_threads, resolve_device
 from .peaks import DevicePeak, find_peak
 from .perlayer import profile_layers
@@ -48,24 +49,32 @@ class _NoProgress:
     def end(self) -> None: ...
 
 
-def run_bench(source: ModelSource, config: BenchConfig, progress: Progress | None = None) -> BenchResult:
-    """Benchmark `source` under `config`; raises BenchError for user errors only."""
+def run_bench(source: ModelSource, config: BenchConfig, progress: Progress | None = None,
+              clock: Clock = time.perf_counter) -> BenchResult:
+    """Benchmark `source` under `config`; raises BenchError for user errors only.
+
+    `clock` times first call, warm-up and throughput repeats (latency uses the
+    device timer); only tests and the overhead study replace perf_counter.
+    """
     warnings = validate(config)
     device = resolve_device(config.device)
     ops = device_ops(device)
     environment = envmod.collect(device)
+    warnings += _preflight(config, device)
     with ops.context(), num_threads(config.threads) as threads, \
             precision_mode(config.dtype, device.type) as flags:
         environment["torch_threads"] = threads
         plan = Plan.from_config(config, device, DType(flags.effective))
-        session = _Session(source, config, plan, ops, progress or _NoProgress())
+        session = _Session(source, config, plan, ops, progress or _NoProgress(), clock)
         session.run()
-    environment.update(gpu_before=session.smi_before, gpu_after=envmod.gpu_snapshot(session.gpu))
+    environment.update(gpu_before=session.smi_before, gpu_after=envmod.gpu_snapshot(session.gpu),
+                       load_average_after=envmod.load_average())
     warnings += [*flags.notes, *session.warnings,
+                 *envmod.busy_warning(environment["load_average_before"], environment["cpu_count"]),
                  *envmod.throttle_warnings(session.smi_before, environment["gpu_after"])]
     environment["peak"] = dataclasses.asdict(session.peak) if session.peak else None
     return BenchResult(
-        model={"name": source.name, "input_shape": list(source.input_shape),
+        model={"name": source.name, "input_shape": list(session.shape),
                "macs_per_image": source.macs_per_image,
                "flops_per_image": source.flops_per_image, "params": source.params},
         config=plain(dataclasses.asdict(config)),
@@ -82,8 +91,10 @@ class _Session:
     """State of one run: the placed module, the reference output, the rows."""
 
     def __init__(self, source: ModelSource, config: BenchConfig, plan: Plan,
-                 ops: CpuOps, progress: Progress) -> None:
+                 ops: CpuOps, progress: Progress, clock: Clock) -> None:
         self.source, self.config, self.plan, self.ops, self.progress = source, config, plan, ops, progress
+        self.clock = clock
+        self.shape = tuple(config.input_shape or source.input_shape)
         self.gpu = envmod.gpu_id(plan.device)
         name = torch.cuda.get_device_name(plan.device) if plan.device.type == "cuda" else None
         self.peak: DevicePeak | None = find_peak(name)
@@ -96,11 +107,16 @@ class _Session:
         self.reference: list[torch.Tensor] | None = None
 
     def run(self) -> None:
+        if self.shape != tuple(self.source.input_shape) and self.source.macs_per_image:
+            self.warnings.append(f"MACs were analysed for input {self.source.input_shape}, "
+                                 f"not the {self.shape} benchmarked")
         module = self.source.factory().eval()
         try:
             module = module.to(self.plan.device)
-        except Exception as exc:  # noqa: BLE001 - classify, then re-raise as user error
-            raise BenchError(f"model does not fit on {self.plan.device}: {_line(exc)}") from exc
+        except Exception as exc:  # noqa: BLE001 - only OOM becomes a user-facing error
+            if not is_oom(exc):
+                raise
+            raise BenchError(f"the model does not fit on {self.plan.device}: {_line(exc)}") from exc
         self._prepare_reference(module)
         if self.plan.channels_last:
             module = module.to(memory_format=torch.channels_last)
@@ -119,7 +135,7 @@ class _Session:
             self.correctness = skipped("run is fp32 eager, the reference itself")
             return
         self.check_batch = min(self.config.batches)
-        x = make_input(self.check_batch, self.source.input_shape,
+        x = make_input(self.check_batch, self.shape,
                        dataclasses.replace(self.plan, channels_last=False))
         try:
             self.reference = reference_output(module, x)
@@ -149,8 +165,8 @@ class _Session:
                 self.ops.free()
 
     def _bench_batch(self, batch: int) -> BatchRow:
-        cfg, plan, ops, clock = self.config, self.plan, self.ops, time.perf_counter
-        x = make_input(batch, self.source.input_shape, plan)
+        cfg, plan, ops, clock = self.config, self.plan, self.ops, self.clock
+        x = make_input(batch, self.shape, plan)
         fn = compiled(self.module, plan)
         self.progress.begin(batch, cfg.repeats + 3)
         ops.memory_begin()
@@ -189,7 +205,7 @@ class _Session:
             return
         row = max(ok, key=lambda r: r.batch)
         plan = self.plan
-        x = make_input(row.batch, self.source.input_shape, plan)
+        x = make_input(row.batch, self.shape, plan)
         ridge = self.peak.ridge_flop_per_byte(plan.dtype.value) if self.peak else None
         elem = 2 if plan.dtype in (DType.fp16, DType.bf16) else 4
         iters = min(max(3, row.throughput.iters), 20)
@@ -199,6 +215,19 @@ class _Session:
                 row.batch, iters, plan.device.type == "cuda", elem, ridge)
         if plan.compile_mode is not None or plan.cuda_graphs:
             self.warnings.append("--per-layer profiles the eager module (no compile/CUDA graphs)")
+
+
+def _preflight(config: BenchConfig, device: torch.device) -> list[str]:
+    """Warnings about configurations known to give misleading numbers."""
+    out = []
+    # bf16 tensor cores arrived with Ampere (compute capability 8.0).
+    if device.type == "cuda" and config.dtype is DType.bf16 and torch.cuda.get_device_capability(device) < (8, 0):
+        out.append("this GPU has no native bf16: bf16 is emulated and slow")
+    if device.type == "cpu" and config.compile_mode is not None and "OMP_WAIT_POLICY" not in os.environ:
+        out.append("torch.compile on CPU: compiled kernels and eager ops may use different "
+                   "OpenMP runtimes whose spinning threads contend; if timings are erratic, "
+                   "rerun with OMP_WAIT_POLICY=PASSIVE")
+    return out
 
 
 def _line(exc: BaseException) -> str:
