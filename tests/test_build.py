@@ -1,0 +1,184 @@
+"""cnntool.build: every built-in spec becomes a torch module whose parameters, names and output
+shapes are the analysis' (the oracle test of style.md: the same model counted two ways)."""
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import cnntool  # noqa: E402
+from cnntool.torchbuild import layer_shapes, materialise, module_sizes  # noqa: E402
+
+ZOO = sorted(cnntool.zoo())
+# real CPU forwards only where they are cheap (conv+linear MACs at the spec's input, batch 1)
+SMALL = [name for name in ZOO if cnntool.analyze(name).totals.macs < 0.05e9]
+
+
+@pytest.fixture(scope="module")
+def graph_spec(tmp_path_factory):
+    """Every graph op in one small spec: residual add, concat, crop, maxunpool, deconv, upsample."""
+    path = tmp_path_factory.mktemp("specs") / "graph.yaml"
+    path.write_text("""
+name: graph
+input: [3, 20, 20]
+blocks:
+  res:
+    args: {w: null}
+    layers:
+      - parallel:
+          branches:
+            main: [{conv: {out: $w, kernel: 3, padding: 1}}, bn, relu, {conv: {out: $w, kernel: 3, padding: 1}}]
+            shortcut: []
+          merge: add
+      - relu
+layers:
+  - conv: {out: 8, kernel: 3, padding: 1}
+    name: stem
+  - res: 8
+  - maxpool: {kernel: 3, stride: 2, ceil_mode: true}
+    name: pool
+  - conv: {out: 8, kernel: 1}
+  - maxunpool: {indices: pool}
+  - parallel:
+      branches: [[{conv: {out: 4, kernel: 3}}], [{crop: {size: [18, 18]}}]]
+      merge: concat
+    name: cat
+  - deconv: {out: 4, kernel: 2, stride: 2}
+  - upsample: {scale: 2, mode: bilinear}
+  - crop: {size: [20, 20]}
+  - globalavgpool
+  - flatten
+  - linear: 10
+""")
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_meta_build_matches_analysis_layer_by_layer(name):
+    model = cnntool.load(name)
+    report = cnntool.analyze(model)
+    net = cnntool.build(model, device="meta")
+    assert all(p.is_meta for p in net.parameters())
+    sizes = module_sizes(net)
+    assert sizes[""][0] == report.totals.params
+    for row in report.layers[1:]:
+        assert sizes[row.name] == (row.params, row.buffers), row.name  # reachable by its dotted name
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_meta_forward_gives_every_analytic_shape(name):
+    model = cnntool.load(name)
+    report = cnntool.analyze(model, batch=2)
+    names = {row.name for row in report.layers[1:]}
+    shapes = layer_shapes(cnntool.build(model, device="meta").eval(),
+                          torch.empty(2, *model.input_shape, device="meta"), names)
+    assert shapes[""] == (2, *report.layers[-1].out_shape)
+    for row in report.layers[1:]:
+        assert shapes[row.name] == (2, *row.out_shape), row.name
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_cpu_forward_shape_of_small_models(name):
+    model = cnntool.load(name)
+    net = cnntool.build(model).eval()
+    with torch.no_grad():
+        out = net(torch.randn(2, *model.input_shape))
+    assert tuple(out.shape) == (2, *cnntool.analyze(model).layers[-1].out_shape)
+    assert torch.isfinite(out).all()
+
+
+def test_vgg16_on_meta_allocates_nothing_and_has_torchvision_names():
+    net = cnntool.build("vgg16", device="meta")
+    names = dict(net.named_modules())
+    assert isinstance(names["stage2.conv1"], nn.Conv2d) and names["stage2.conv1"].in_channels == 64
+    # torchvision 0.29.1 vgg16 num_params (references.md, torchvision table)
+    assert sum(p.numel() for p in net.parameters()) == 138_357_544
+    assert "input" not in names  # the input node has no data to run: not a module
+
+
+def test_graph_ops_run_with_the_analytic_shapes(graph_spec):
+    model = cnntool.load(graph_spec)
+    report = cnntool.analyze(model, batch=2)
+    net = cnntool.build(model)
+    pool = dict(net.named_modules())["pool"]
+    assert pool.return_indices  # its switches are routed to maxunpool1
+    shapes = layer_shapes(net.eval(), torch.randn(2, 3, 20, 20), {r.name for r in report.layers[1:]})
+    for row in report.layers[1:]:
+        assert shapes[row.name] == (2, *row.out_shape), row.name
+
+
+def test_maxunpool_puts_values_back_where_the_maxima_were():
+    from cnntool.torchops import MaxUnpool
+    x = torch.randn(1, 2, 5, 5)
+    y, idx = nn.MaxPool2d(2, 2, return_indices=True)(x)  # 5 → 2: the last row/column is dropped
+    out = MaxUnpool((2, 2), (2, 2), (0, 0), (5, 5))(y, idx)
+    assert out.shape == x.shape
+    assert torch.equal(out.view(1, 2, -1).gather(2, idx.view(1, 2, -1)), y.view(1, 2, -1))
+    assert torch.count_nonzero(out) == y.numel()
+
+
+def test_values_are_freed_after_their_last_reader(graph_spec):
+    net = cnntool.build(graph_spec, device="meta")
+    steps = {step.name: step for step in net._steps}
+    assert "stem" in steps["res1.add1"].free  # the shortcut is the last reader of the stem
+    assert "pool:indices" in steps["maxunpool1"].free
+    assert all(net.output not in step.free for step in net._steps)
+
+
+def test_initialisation_is_torchvisions():
+    torch.manual_seed(0)
+    net = cnntool.build("vgg11-bn")
+    modules = dict(net.named_modules())
+    conv = modules["stage3.conv1"]  # 256 × 128 × 3 × 3: fan_out = 256·9
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / (256 * 9)), rel=0.02)
+    assert not conv.bias.any()
+    bn = modules["stage3.bn1"]
+    assert torch.equal(bn.weight, torch.ones(256)) and not bn.bias.any()
+    linear = modules["linear2"]
+    assert linear.weight.std().item() == pytest.approx(0.01, rel=0.02) and not linear.bias.any()
+
+
+def test_train_and_eval_behave_normally():
+    net = cnntool.build("lenet5-dense")
+    x = torch.randn(4, *cnntool.load("lenet5-dense").input_shape)
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(net(x), net(x))
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+
+
+def test_materialise_zero_fills_a_meta_module():
+    net = materialise(cnntool.build("resnet20", device="meta"))
+    assert all(p.device.type == "cpu" and not p.any() for p in net.parameters())
+    assert not net.training
+
+
+def test_export_program_round_trips(tmp_path):
+    from cnntool.torchbuild import export_program
+    model = cnntool.load("lenet5-dense")
+    net = cnntool.build(model).eval()
+    path = tmp_path / "lenet.pt2"
+    export_program(net, model, path)
+    program = torch.export.load(str(path))
+    x = torch.randn(3, *model.input_shape)
+    with torch.no_grad():
+        assert torch.allclose(program.module()(x), net(x), atol=1e-5)  # dynamic batch
+
+
+def test_build_keyword_arguments_pass_through():
+    net = cnntool.build("resnet20", dtype=torch.float64, init=False)
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+
+
+def test_a_deep_copy_runs_its_own_modules(graph_spec):
+    import copy
+    net = cnntool.build(graph_spec)
+    clone = copy.deepcopy(net)
+    modules = dict(clone.named_modules())
+    assert all(step.module is modules[step.name] for step in clone._steps)
+    with torch.no_grad():
+        x = torch.randn(1, 3, 20, 20)
+        assert torch.equal(clone.eval()(x), net.eval()(x))
