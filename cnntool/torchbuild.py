@@ -47,8 +47,10 @@ class SpecNet(nn.Module):
 
     def __init__(self, name: str, steps: tuple[Step, ...], output: str):
         super().__init__()
-        self.spec_name = name
-        self.output = output
+        # underscored so that no attribute hides a node called `output` or `name` (mount writes
+        # nodes into _modules; an instance attribute of the same name would win over it)
+        self._spec_name = name
+        self._output = output
         self._steps = steps  # plain tuple: the modules are registered by `mount`, not here
         for step in steps:
             mount(self, step.name, step.module)
@@ -63,7 +65,7 @@ class SpecNet(nn.Module):
                 values[step.outputs[0]] = out
             for key in step.free:
                 del values[key]
-        return values[self.output]
+        return values[self._output]
 
 
 def mount(root: nn.Module, name: str, module: nn.Module) -> None:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Sum", "Concat", "CenterCrop", "MaxUnpool"]
+__all__ = ["Sum", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
 
 
 class Sum(nn.Module):
@@ -61,3 +61,16 @@ class MaxUnpool(nn.Module):
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel}, stride={self.stride}, padding={self.padding}, "
                 f"output_size={self.output_size}")
+
+
+class ShortcutA(nn.Module):
+    """ResNet option-A shortcut: every `stride`-th pixel, zero channels split around the input's
+    (as most CIFAR re-implementations do); no parameters. A module class, so it pickles."""
+
+    def __init__(self, stride: int, extra: int):
+        super().__init__()
+        self.stride, self.before, self.after = stride, extra // 2, extra - extra // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.stride
+        return F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, self.before, self.after))

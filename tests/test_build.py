@@ -123,7 +123,7 @@ def test_values_are_freed_after_their_last_reader(graph_spec):
     steps = {step.name: step for step in net._steps}
     assert "stem" in steps["res1.add1"].free  # the shortcut is the last reader of the stem
     assert "pool:indices" in steps["maxunpool1"].free
-    assert all(net.output not in step.free for step in net._steps)
+    assert all(net._output not in step.free for step in net._steps)
 
 
 def test_initialisation_is_torchvisions():
@@ -182,3 +182,10 @@ def test_a_deep_copy_runs_its_own_modules(graph_spec):
     with torch.no_grad():
         x = torch.randn(1, 3, 20, 20)
         assert torch.equal(clone.eval()(x), net.eval()(x))
+
+
+def test_a_node_called_output_is_reachable(tmp_path):
+    spec = tmp_path / "o.yaml"
+    spec.write_text("name: o\ninput: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3}\n    name: output\n")
+    net = cnntool.build(cnntool.load(str(spec)), device="meta")
+    assert isinstance(net.get_submodule("output"), torch.nn.Conv2d)
