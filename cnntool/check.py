@@ -16,18 +16,13 @@ steps 3–5 in cnntool.check_torch. Both are re-exported here, the public API of
 from __future__ import annotations
 
 import re
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-from . import check_torch
 from .analysis import analyze
 from .check_results import TORCH_STEPS, CheckRun, Issue, ModelResult, Status, Step, StepResult, Target
-from .check_torch import (BATCH2_BUDGET, INSTALL, MAC_OPS, REFERENCE, REFERENCE_KWARGS, TRACE_BATCH,
-                          TRACE_BUDGET, StepLog, missing, reference_builder, reference_loc, torch_steps,
-                          trace_input)
+from .check_torch import REFERENCE, TRACE_BUDGET, StepLog, reference_builder, reference_loc, torch_steps
 from .errors import Loc, SpecError
 from .expect import evaluate
 from .graph import Model
@@ -37,24 +32,6 @@ from .zoo import resolve, spec_dir
 
 __all__ = ["Step", "Status", "Issue", "StepResult", "ModelResult", "CheckRun", "Target",
            "check_paths", "collect", "check_target", "reference_builder", "REFERENCE", "TRACE_BUDGET"]
-
-# re-exported from check_torch, whose functions read them: setting one here sets it there too
-_TORCH_SIDE = frozenset({"REFERENCE", "REFERENCE_KWARGS", "TRACE_BUDGET", "TRACE_BATCH", "BATCH2_BUDGET",
-                         "MAC_OPS", "INSTALL", "missing", "reference_builder", "trace_input"})
-
-
-class _CheckModule(ModuleType):
-    """This module, so that `monkeypatch.setattr(check, "TRACE_BUDGET", ...)` still changes how
-    check_target traces, as when everything lived here."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _TORCH_SIDE:
-            setattr(check_torch, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _CheckModule
-
 
 # -- what to check -----------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import check as checks
+from . import check_torch
 from .check import CheckRun, Issue, ModelResult, Status, Step
 from .errors import SpecError
 
@@ -191,10 +192,10 @@ def build_command(
             typer.echo(f"wrote {path} ({what})", err=True)
 
 
-def _require(*modules: str, what: str, install: str = checks.INSTALL) -> None:
+def _require(*modules: str, what: str, install: str = check_torch.INSTALL) -> None:
     """Exit 2 with a clear message when an optional dependency is missing (never install it)."""
     for module in modules:
-        why = checks.missing(module, install)
+        why = check_torch.missing(module, install)
         if why:
             _stderr().print(f"error: {what} needs {why}", markup=False)
             raise typer.Exit(2)

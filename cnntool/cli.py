@@ -23,7 +23,7 @@ from .analysis import analyze
 from .errors import Loc, SpecError
 from .expect import evaluate
 from .graph import Model
-from .render import Format, VIEWS, report_json, rich_table, rows_table, text_table
+from .render import Format, report_json, rich_table, rows_table, text_table
 from .report import Report
 from .spec import parse_overrides
 from .units import human, human_bytes

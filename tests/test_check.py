@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 import cnntool
-from cnntool import check
+from cnntool import check, check_torch
 from cnntool.check import Status, Step
 from cnntool.check_cli import register
 
@@ -173,8 +173,8 @@ def test_a_wrong_layer_rule_is_caught_layer_by_layer(monkeypatch, good):
 
 
 def test_big_models_are_traced_at_a_smaller_input(monkeypatch, good):
-    monkeypatch.setattr(check, "TRACE_BUDGET", 20_000)
-    monkeypatch.setattr(check, "BATCH2_BUDGET", 10_000)
+    monkeypatch.setattr(check_torch, "TRACE_BUDGET", 20_000)
+    monkeypatch.setattr(check_torch, "BATCH2_BUDGET", 10_000)
     (model,) = check.check_paths([good]).models
     step = model.step(Step.fvcore)
     assert step.status is Status.ok and step.note.startswith("counted at [3, ")
@@ -194,7 +194,7 @@ def test_build_command_prints_the_module_and_refuses_missing_onnx(tmp_path):
     assert result.exit_code == 0
     assert "(stage2): Scope(" in result.stdout and "Conv2d(64, 128" in result.stdout
     assert "138,357,544 parameters" in result.stderr
-    if check.missing("onnx") or check.missing("onnxscript"):
+    if check_torch.missing("onnx") or check_torch.missing("onnxscript"):
         result = invoke("build", "lenet5", "--onnx", str(tmp_path / "m.onnx"))
         assert result.exit_code == 2 and "pip install onnx" in result.stderr
     assert invoke("build", "nosuchmodel").exit_code == 2

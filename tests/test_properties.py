@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
 import cnntool  # noqa: E402
-from cnntool.check import MAC_OPS  # noqa: E402
+from cnntool.check_torch import MAC_OPS  # noqa: E402
 from cnntool.layers import REGISTRY  # noqa: E402
 from cnntool.spec import SpecFile  # noqa: E402
 from cnntool.torchbuild import fvcore_counts, layer_shapes, module_sizes  # noqa: E402
