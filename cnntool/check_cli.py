@@ -156,7 +156,7 @@ def github_line(model: ModelResult, issue: Issue) -> str:
 # -- build ---------------------------------------------------------------------------------
 
 def build_command(
-        model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).",
+        model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).", metavar="MODEL",
                                              show_default=False)],
         print_module: Annotated[bool, typer.Option("--print", help="Print the torch module.")] = False,
         export: Annotated[Optional[Path], typer.Option(

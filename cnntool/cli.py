@@ -51,12 +51,12 @@ class DType(str, Enum):
 BYTES = {DType.fp32: 4, DType.fp16: 2, DType.bf16: 2, DType.int8: 1}
 
 ModelArg = Annotated[str, typer.Argument(help="Built-in model (see `cnntool list`) or a spec file, "
-                                              "optionally FILE.yaml:VARIANT.", show_default=False)]
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size N.")]
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape C,H,W (default: the spec's).")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value (repeatable).")]
+                                              "optionally FILE.yaml:VARIANT.", show_default=False, metavar="MODEL")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, metavar="N", help="Batch size N.")]
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", metavar="C,H,W", help="Input shape (default: the spec's).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE", help="Override a spec argument (repeatable).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format; json/csv/markdown give exact integers.")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for activation memory.")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the output-size arithmetic of every layer.")]
 

@@ -50,7 +50,7 @@ def plot_zoo(output: OutputOpt) -> None:
                   + ", ".join(skipped))
 
 
-def plot_layers(model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).")],
+def plot_layers(model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).", metavar="MODEL")],
                 output: OutputOpt, set_: SetOpt = None) -> None:
     """Per-layer MACs and parameters of one model (its conv, deconv and linear layers)."""
     with guard():

@@ -110,11 +110,11 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def bench(
-    model: Annotated[str, typer.Argument(help="Built-in model name or path to a YAML spec.")],
+    model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).", metavar="MODEL")],
     device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="cpu, cuda, cuda:N or mps.")] = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", metavar="N[,N...]",
                                        help="Batch size or sweep, e.g. 1,8,32,128.")] = "1",
-    input_text: Annotated[str | None, typer.Option("--input", metavar="C,H,W",
+    input_text: Annotated[str | None, typer.Option("--input", "-i", metavar="C,H,W",
                                                    help="Input shape overriding the spec's.")] = None,
     dtype: Annotated[DType, typer.Option(help="fp32 (strict, TF32 off), tf32, fp16 or bf16 (autocast).")] = DType.fp32,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
@@ -129,9 +129,9 @@ def bench(
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Profile each layer (roofline view).")] = False,
     check: Annotated[bool, typer.Option(help="Check outputs against fp32 eager.")] = True,
     tolerance: Annotated[float | None, typer.Option(help="Override the check's tolerance.")] = None,
-    arg: Annotated[list[str] | None, typer.Option("--arg", metavar="KEY=VALUE",
-                                                  help="Model argument (repeatable).")] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    arg: Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                  help="Override a spec argument (repeatable).")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Benchmark a model's inference throughput, latency, memory and MFU."""
     try:

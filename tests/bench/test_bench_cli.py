@@ -48,7 +48,7 @@ def _bench_json(app: typer.Typer, tmp_path: Path, name: str, *extra: str) -> Pat
 
 def test_table_output(app: typer.Typer) -> None:
     res = runner.invoke(app, ["bench", "tiny", "--batch", "1,2", "--dtype", "bf16", "--per-layer",
-                              "--arg", "width=2", "--input", "3,16,16", *QUICK])
+                              "--set", "width=2", "--input", "3,16,16", *QUICK])
     assert res.exit_code == 0, res.output
     for text in ("img/s", "p99 ms", "check: pass", "per layer", "autocast=bfloat16"):
         assert text in res.stdout
@@ -72,7 +72,7 @@ def test_json_output_is_parseable(app: typer.Typer) -> None:
     (["--input", "3,0,8"], "bad input shape"),
     (["--iters", "3", "--budget", "2"], "not both"),
     (["--cuda-graphs"], "needs a CUDA device"),
-    (["--arg", "novalue"], "KEY=VALUE"),
+    (["--set", "novalue"], "KEY=VALUE"),
 ])
 def test_bad_input_exits_2_without_traceback(app: typer.Typer, args: list[str], message: str) -> None:
     res = runner.invoke(app, ["bench", "tiny", *QUICK, *args])
