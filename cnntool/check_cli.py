@@ -124,7 +124,9 @@ def _print_table(run: CheckRun) -> None:
                 out.print(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}",
                           highlight=False)
     failed = sum(m.status is not Status.ok for m in run.models)
-    out.print(f"{len(run.models) - failed} of {len(run.models)} models pass", highlight=False)
+    total = len(run.models)
+    out.print(f"{total - failed} of {total} model{'s' if total != 1 else ''} "
+              f"pass{'es' if total == 1 else ''}", highlight=False)
 
 
 def run_json(run: CheckRun) -> dict:
@@ -197,7 +199,7 @@ def _require(*modules: str, what: str, install: str = check_torch.INSTALL) -> No
     for module in modules:
         why = check_torch.missing(module, install)
         if why:
-            _stderr().print(f"error: {what} needs {why}", markup=False)
+            _stderr().print(f"error: {what} cannot run: {why}", markup=False)
             raise typer.Exit(2)
 
 

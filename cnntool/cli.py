@@ -6,6 +6,7 @@ in one place.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -95,10 +96,24 @@ def emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    fd, tmp = tempfile.mkstemp(dir=output.parent if str(output.parent) else ".", prefix=".cnntool-")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, output)
+    where = Loc("--output", 0, 0)
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir() or not folder.is_dir():
+        why = "it is a directory" if output.is_dir() else f"there is no directory {folder}"
+        raise SpecError(f"cannot write {output}: {why}", where)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cnntool-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # as a plain open() would, not mkstemp's 0600
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise SpecError(f"cannot write {output}: {exc.strerror or exc}", where) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False) -> None:
@@ -108,7 +123,8 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
     if fmt is not Format.table:
         emit(text_table(*rows_table(report, view), fmt), output)
         return
-    console = out if output is None else Console(file=open(output, "w"), width=200)
+    buffer = io.StringIO()
+    console = out if output is None else Console(file=buffer, width=200)
     title = f"{report.model} — input {list(report.input)}, batch {report.batch}"
     console.print(rich_table(report, view, title))
     t = report.totals
@@ -122,23 +138,28 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
             for line in row.arithmetic:
                 console.print(f"  {row.name}: {line}", highlight=False, markup=False)
     for w in report.warnings:
-        console.print(f"[yellow]warning[/]: {w.loc}: {w.message}", highlight=False)
+        console.print(f"{w.loc}: [yellow]warning[/]: {w.message}", highlight=False)
+    if output is not None:
+        emit(buffer.getvalue(), output)
 
 
 def peer_table(report: Report):
     """Which of our totals equals which other tool's number (conventions in the README)."""
     from rich.table import Table
-    t = report.totals
-    table = Table(title="the same totals as other tools report them", title_justify="left",
+    t, n = report.totals, report.batch
+    per = "per image, " if n > 1 else ""
+    table = Table(title=f"the same totals as other tools report them ({per}batch {n} ÷ {n})" if n > 1
+                  else "the same totals as other tools report them", title_justify="left",
                   header_style="bold", show_edge=False)
     table.add_column("tool / paper")
     table.add_column("their figure", justify="right")
     table.add_column("our column")
-    table.add_row("papers' \"multiply-adds\", torchvision _ops (×1e9)", f"{t.macs / 1e9:.3f} G", "MACs")
-    table.add_row("fvcore by_operator conv + linear", f"{t.macs:,}", "MACs")
-    table.add_row("fvcore FlopCountAnalysis.total()", f"{t.fvcore:,}", "fvcore")
-    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{2 * t.macs:,}", "2 × MACs")
-    table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{t.macs / 2**30:.2f}", "MACs")
+    macs, fvcore = t.macs // n, t.fvcore // n  # the papers and tools quote one image
+    table.add_row("papers' \"multiply-adds\", torchvision _ops (×1e9)", f"{macs / 1e9:.3f} G", "MACs")
+    table.add_row("fvcore by_operator conv + linear", f"{macs:,}", "MACs")
+    table.add_row("fvcore FlopCountAnalysis.total()", f"{fvcore:,}", "fvcore")
+    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{2 * macs:,}", "2 × MACs")
+    table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{macs / 2**30:.2f}", "MACs")
     return table
 
 
@@ -184,8 +205,11 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
     with guard():
         rows = []
         for ref in _expand_refs(models) if models else zoo().values():
-            model = ref.model(None, parse_shape(input))
-            report = analyze(model, batch, dtype_bytes=BYTES[dtype])
+            try:
+                model = ref.model(None, parse_shape(input))
+                report = analyze(model, batch, dtype_bytes=BYTES[dtype])
+            except SpecError as exc:  # say which variant of a family file broke
+                raise SpecError(f"{ref.name}: {exc.message}", exc.loc, hint=exc.hint, trace=exc.trace) from None
             weighted = sum(1 for r in report.layers if r.macs)
             top1 = model.accuracy.get("top1")
             rows.append({"name": ref.name, "input": list(report.input), "weight_layers": weighted,

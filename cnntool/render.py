@@ -113,7 +113,7 @@ def _layer_json(row: LayerRow) -> dict[str, Any]:
             "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
             "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
             "fvcore": row.fvcore, "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
-            "loc": row.loc}
+            "loc": row.loc, "arithmetic": list(row.arithmetic)}
 
 
 def is_graph(report: Report) -> bool:
@@ -131,7 +131,8 @@ def rows_table(report: Report, view: str) -> tuple[list[str], list[list[Any]]]:
     """Header and exact rows (with a total row) for csv/markdown."""
     cols = view_columns(report, view)
     rows = [[c.exact(r, report) for c in cols] for r in report.layers]
-    rows.append([c.total(report) if c.total else "" for c in cols])
+    if sum(1 for c in cols if c.total) > 1:  # a view without counts (shapes) has no total row
+        rows.append([c.total(report) if c.total else "" for c in cols])
     return [c.title for c in cols], rows
 
 

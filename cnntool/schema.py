@@ -259,10 +259,8 @@ def schema_text() -> str:
 def register(app: typer.Typer) -> None:
     @app.command("schema")
     def schema(output: Annotated[Optional[Path], typer.Option(
-            "--output", "-o", help="Write the schema to this file instead of stdout.")] = None) -> None:
+            "--output", "-o", metavar="FILE", help="Write the schema to this file instead of stdout.")] = None) -> None:
         """The JSON Schema of spec files (for editors: `# yaml-language-server: $schema=...`)."""
-        text = schema_text()
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            output.write_text(text, encoding="utf-8")
+        from .cli import emit, guard
+        with guard():
+            emit(schema_text(), output)

@@ -145,6 +145,7 @@ class SpecFile:
             expect: tuple = ()
         else:
             expect = parse_expect(part.get("expect"), loc_of(part, "expect", part.loc)) if "expect" in part else ()
+        _check_expect_names(expect, nodes, expander.names.aliases)
         return Model(
             name=variant or self.name, input_shape=shape, nodes=nodes,
             description=self._text(part, "description") or self._text(doc, "description"),
@@ -154,6 +155,16 @@ class SpecFile:
             file=self.display, variant=variant, args=args, expect=expect,
             reference=part.get("reference", doc.get("reference") if part is doc else None),
             accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases))
+
+
+def _check_expect_names(expect: tuple, nodes: tuple, aliases: dict[str, str]) -> None:
+    """`expect: layers:` must name nodes (or blocks) that exist, else the check could never pass."""
+    known = {node.name for node in nodes} | set(aliases)
+    for block in expect:
+        for check in block.checks:
+            if check.path[0] == "layers" and check.path[1] not in known:
+                raise SpecError(f"expect names no node '{check.path[1]}'", check.loc,
+                                hint=suggest(check.path[1], known) or "`cnntool shapes` lists the node names")
 
 
 def _literal_names(doc: LocMap) -> dict[str, Loc]:

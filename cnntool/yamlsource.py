@@ -105,6 +105,17 @@ class _Converter:
         return out
 
 
+def _parse_hint(message: str, text: str, mark: yaml.Mark | None) -> str:
+    """The two YAML mistakes people make most in specs, said plainly."""
+    if "mapping values are not allowed" in message:
+        return ("a layer with `name`/`from`/`if`/... needs a colon after its kind: "
+                "`- relu:` and the keys on the next lines")
+    lines = text.splitlines()
+    if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
+        return "YAML does not allow tabs for indentation; use spaces"
+    return ""
+
+
 def load_yaml(path: Path | str, text: str | None = None, *, display: str | None = None) -> Any:
     """Parse one YAML document into LocMap/LocList/scalars; every failure is a SpecError."""
     file = display or str(path)
@@ -124,10 +135,11 @@ def load_yaml(path: Path | str, text: str | None = None, *, display: str | None 
         mark = exc.problem_mark or exc.context_mark
         where = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         message = f"invalid YAML: {exc.problem or exc.context}"
+        hint = _parse_hint(message, text, mark)
         if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
             start = exc.context_mark
             message += f" ({exc.context} that starts at line {start.line + 1}, column {start.column + 1})"
-        raise SpecError(message, where) from None
+        raise SpecError(message, where, hint=hint) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", Loc(file, 1, 1)) from None
     if node is None:

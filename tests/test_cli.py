@@ -122,3 +122,43 @@ def test_analysis_does_not_import_torch():
            "CliRunner().invoke(app, ['summary', 'vgg16']); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_output_to_a_missing_directory_is_a_clean_error(tmp_path):
+    for fmt in ("json", "csv", "table"):
+        result = run("shapes", "vgg11", "-f", fmt, "-o", str(tmp_path / "nope" / "x.out"))
+        assert result.exit_code == 2 and "cannot write" in result.stderr, fmt
+    result = run("shapes", "vgg11", "-f", "csv", "-o", str(tmp_path))
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+    assert not list(tmp_path.glob(".cnntool-*"))  # no temp file left behind
+
+
+def test_output_files_follow_the_umask(tmp_path):
+    import os
+    mask = os.umask(0o022)
+    try:
+        for fmt in ("json", "csv", "table"):
+            target = tmp_path / f"r.{fmt}"
+            assert run("params", "vgg11", "-f", fmt, "-o", str(target)).exit_code == 0
+            assert target.stat().st_mode & 0o777 == 0o644, fmt
+    finally:
+        os.umask(mask)
+
+
+def test_peer_figures_are_per_image():
+    result = run("flops", "vgg16", "--batch", "8")
+    # torchvision vgg16 _ops = 15.47 (references.md), quoted per image whatever the batch
+    assert "15.470 G" in result.stdout and "per image" in result.stdout
+
+
+def test_json_carries_the_arithmetic():
+    data = json.loads(run("shapes", "vgg16", "-f", "json").stdout)
+    assert data["layers"][1]["arithmetic"][0] == "H: (224 + 2×1 − 3) / 1 + 1 = 224"
+
+
+def test_compare_names_the_variant_that_fails(tmp_path):
+    spec = tmp_path / "fam.yaml"
+    spec.write_text("name: fam\ninput: [3, 8, 8]\nargs: {k: 3}\nlayers:\n  - conv: {out: 4, kernel: $k}\n"
+                    "variants:\n  ok: {}\n  huge: {args: {k: 9}}\n")
+    result = run("compare", str(spec))
+    assert result.exit_code == 2 and "error: huge: conv1 (conv)" in result.stderr

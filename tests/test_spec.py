@@ -214,3 +214,18 @@ layers:
   - bottleneck: 16
 """)
     assert analyze(m).layers[-1].out_shape == (64, 32, 32)
+
+
+def test_expect_must_name_existing_nodes(spec):
+    with pytest.raises(SpecError) as err:
+        spec(HEAD + "layers:\n  - conv: {out: 4, kernel: 1}\nexpect:\n  source: s\n  layers:\n    conv9: {params: 3}\n")
+    assert "expect names no node 'conv9'" in str(err.value) and "did you mean 'conv1'?" in str(err.value)
+
+
+def test_yaml_mistakes_get_hints(spec):
+    with pytest.raises(SpecError, match="needs a colon after its kind"):
+        spec(HEAD + "layers:\n  - relu\n    name: x\n")
+    with pytest.raises(SpecError, match="tabs"):
+        spec(HEAD + "layers:\n\t- relu\n")
+    with pytest.raises(SpecError, match="use `//`"):
+        spec(HEAD + "args: {w: 16}\nlayers:\n  - conv: {out: '${w / 2}', kernel: 1}\n")

@@ -198,7 +198,14 @@ def coerce(value: Any, tp: Any) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
-    raise LayerError(f"expected {_type_name(tp)}, got {value!r}")
+    shown = {True: "true", False: "false", None: "null"}.get(value, repr(value)) \
+        if isinstance(value, (bool, type(None))) else repr(value)
+    why = ""
+    if tp is int and isinstance(value, float) and value.is_integer():
+        why = " (`/` divides to a float; use `//`)"
+    elif tp in (int, float) and isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        why = " (a quoted number is text; remove the quotes)"
+    raise LayerError(f"expected {_type_name(tp)}, got {shown}{why}")
 
 
 # -- the contract ------------------------------------------------------------------------
