@@ -48,7 +48,7 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
         rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name]))
         warnings += [Warning(node.name, str(node.loc), f"{node.name}: {note}") for note in notes]
     return Report(model.name, model.file, model.variant, model.description, model.source, shape,
-                  batch, dtype_bytes, tuple(rows), _totals(rows), tuple(warnings), dict(model.aliases))
+                  batch, dtype_bytes, tuple(rows), _totals(rows, dtype_bytes), tuple(warnings), dict(model.aliases))
 
 
 def _ref(target: Node, shapes: dict, nodes: dict[str, Node]) -> Ref:
@@ -69,7 +69,7 @@ def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf) -> La
         arithmetic=tuple(layer.explain(io)) if layer else ())
 
 
-def _totals(rows: list[LayerRow]) -> Totals:
+def _totals(rows: list[LayerRow], nbytes: int) -> Totals:
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in rows[1:]:
         acc = by_kind[row.kind]
@@ -82,7 +82,8 @@ def _totals(rows: list[LayerRow]) -> Totals:
         params=sum(r.params for r in layers), buffers=sum(r.buffers for r in layers),
         macs=sum(r.macs for r in layers), flops=sum(r.flops for r in layers),
         fvcore=sum(r.fvcore for r in layers), act_bytes=sum(r.act_bytes for r in layers),
-        input_bytes=rows[0].act_bytes, by_kind={k: KindTotals(*v) for k, v in by_kind.items()})
+        input_bytes=rows[0].act_bytes, weight_bytes=nbytes * sum(r.params + r.buffers for r in layers),
+        by_kind={k: KindTotals(*v) for k, v in by_kind.items()})
 
 
 # -- receptive field ---------------------------------------------------------------------

@@ -86,9 +86,14 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: list[str] | None = None,
                 dtype: DType = DType.fp32) -> tuple[Model, Report]:
-    entry = resolve(ref)
-    model = entry.model(parse_overrides(sets or []), parse_shape(input_shape))
-    return model, analyze(model, batch, dtype_bytes=BYTES[dtype])
+    try:
+        model = resolve(ref).model(parse_overrides(sets or []), parse_shape(input_shape))
+        return model, analyze(model, batch, dtype_bytes=BYTES[dtype])
+    except SpecError as exc:
+        if sets or input_shape:  # the spec line may be fine: the value came from the command line
+            given = " ".join([f"--set {s}" for s in sets or []] + ([f"--input {input_shape}"] if input_shape else []))
+            exc.hint = "; ".join(h for h in (exc.hint, f"with {given}") if h)
+        raise
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -130,7 +135,7 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
     t = report.totals
     console.print(f"params {human(t.params)} ({t.params:,})   buffers {t.buffers:,}   "
                   f"MACs {human(t.macs)} ({t.macs:,})   FLOPs (2·MACs + element-wise ops) {human(t.flops)}   "
-                  f"activations {human_bytes(t.act_bytes)}", highlight=False)
+                  f"activations {human_bytes(t.act_bytes)}   weights {human_bytes(t.weight_bytes)}", highlight=False)
     if view == "flops":
         console.print(peer_table(report))
     if explain:

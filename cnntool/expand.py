@@ -67,7 +67,7 @@ class Expander:
         runs = []
         for k, bound in enumerate(self.loops(meta, raw, loc, env)):
             inner = {**env, **bound}
-            if "if" not in meta or self.sub(meta["if"], inner, meta_loc("if")):
+            if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
                 runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
         given = [name for _, _, name in runs]
         numbered = len(runs) > 1 and given[0] is not None and len(set(given)) < len(given)
@@ -287,6 +287,12 @@ class Expander:
         self.nodes.append(node)
 
     # -- values --------------------------------------------------------------------------------
+    def condition(self, value: Any, env: dict[str, Any], loc: Loc) -> bool:
+        result = self.sub(value, env, loc)
+        if not isinstance(result, bool):
+            raise SpecError(f"`if` needs true or false, got {result!r}", loc)
+        return result
+
     def sub(self, value: Any, env: dict[str, Any], loc: Loc) -> Any:
         try:
             if isinstance(value, list):

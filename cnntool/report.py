@@ -56,6 +56,7 @@ class Totals:
     fvcore: int
     act_bytes: int  # every layer output once (what a training step keeps), input excluded
     input_bytes: int
+    weight_bytes: int  # parameters and buffers at the same element size
     by_kind: dict[str, KindTotals] = field(default_factory=dict)
 
 

@@ -49,7 +49,9 @@ def _input_shape(value: Any, loc: Loc) -> tuple[int, ...]:
     ok = (isinstance(value, list) and len(value) in (1, 3)
           and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
     if not ok:
-        raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {value!r}", loc)
+        hint = "the input excludes the batch (set it with --batch)" if isinstance(value, list) and len(value) == 4 else ""
+        raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {value!r}", loc,
+                        hint=hint)
     return tuple(value)
 
 

@@ -59,7 +59,8 @@ def resolve(ref: str) -> ZooEntry:
                             f"{path}:<variant>", spec.doc.loc, hint="variants: " + ", ".join(spec.variants))
         if variant is not None and variant not in spec.variants:
             raise SpecError(f"{path} has no variant '{variant}'", spec.doc.loc,
-                            hint=suggest(variant, spec.variants) or "variants: " + (", ".join(spec.variants) or "none"))
+                            hint=suggest(variant, spec.variants) or ("variants: " + ", ".join(spec.variants)
+                                 if spec.variants else "this file has no variants; use the path alone"))
         return ZooEntry(variant or spec.name, spec, variant)
     entries = zoo()
     if ref not in entries:

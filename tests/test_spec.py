@@ -229,3 +229,8 @@ def test_yaml_mistakes_get_hints(spec):
         spec(HEAD + "layers:\n\t- relu\n")
     with pytest.raises(SpecError, match="use `//`"):
         spec(HEAD + "args: {w: 16}\nlayers:\n  - conv: {out: '${w / 2}', kernel: 1}\n")
+
+
+def test_if_needs_a_boolean(spec):
+    with pytest.raises(SpecError, match="`if` needs true or false"):
+        spec(HEAD + "args: {convs: [1, 2]}\nlayers:\n  - relu:\n    if: $convs\n")

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
 from .errors import BenchError
+from .measure import MAX_WARMUP_ITERS
 
 if TYPE_CHECKING:
     from .source import ModelSource
@@ -104,9 +106,22 @@ class _RichProgress:
             self.task = None
 
 
+def _stderr() -> Console:
+    """Errors and warnings: one logical line each, never wrapped at the terminal width."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    _stderr().print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code=code)
+
+
+def _warn(messages: list[str] | tuple[str, ...]) -> None:
+    from .report import warning_line
+
+    err = _stderr()
+    for message in messages:
+        err.print(warning_line(message))
 
 
 def bench(
@@ -125,7 +140,8 @@ def bench(
     budget: Annotated[float | None, typer.Option(help="Seconds of timed runs per batch size (default 6).")] = None,
     repeats: Annotated[int, typer.Option(help="Throughput repeats (>= 5 advised).")] = 5,
     warmup: Annotated[int, typer.Option(help="Minimum warm-up iterations.")] = 3,
-    warmup_time: Annotated[float, typer.Option(help="Minimum warm-up seconds.")] = 1.0,
+    warmup_time: Annotated[float, typer.Option(help=f"Minimum warm-up seconds (warm-up stops after "
+                                                    f"{MAX_WARMUP_ITERS:,} iterations even if shorter).")] = 1.0,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Profile each layer (roofline view).")] = False,
     check: Annotated[bool, typer.Option(help="Check outputs against fp32 eager.")] = True,
     tolerance: Annotated[float | None, typer.Option(help="Override the check's tolerance.")] = None,
@@ -163,25 +179,31 @@ def _emit(result: Any, output: OutputFormat) -> None:
 
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
-        err = Console(stderr=True)
-        for warning in result.warnings:
-            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        _warn(result.warnings)
     else:
         render(result, Console())
 
 
 def bench_compare(
-    a: Annotated[Path, typer.Argument(help="Baseline result (bench --format json).")],
-    b: Annotated[Path, typer.Argument(help="Result to compare against the baseline.")],
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    a: Annotated[Path, typer.Argument(help="Baseline result (bench --format json).", metavar="A.json")],
+    b: Annotated[Path, typer.Argument(help="Result to compare against the baseline.", metavar="B.json")],
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
 ) -> None:
-    """Compare two bench results: ratios, and significance against the combined IQR."""
-    from .compare import compare, load_result, render_compare
+    """Compare two bench results: ratios, and significance against the combined IQR.
+
+    Refuses (exit 2) results of different models or input shapes; warns about any
+    other difference in configuration or environment and compares anyway.
+    """
+    from .compare import compare, differences, ensure_comparable, load_result, render_compare
 
     try:
-        rows = compare(load_result(a), load_result(b))
+        data_a, data_b = load_result(a), load_result(b)
+        ensure_comparable(data_a, data_b, str(a), str(b))
+        rows = compare(data_a, data_b)
     except BenchError as exc:
         raise _fail(str(exc)) from None
+    # One line per difference, A's value first: the ratios include these effects.
+    _warn([f"A and B differ in {d}" for d in differences(data_a, data_b)])
     if not rows:
         raise _fail("no batch size/dtype rows in common between the two results")
     if output is OutputFormat.json:

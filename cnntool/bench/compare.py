@@ -3,6 +3,10 @@
 A difference is called significant when it exceeds the combined IQR
 (IQR_a + IQR_b) of the two runs: of the throughput repeats for img/s, of the
 latency samples for p50.
+
+Two runs of different models or input shapes are not compared at all
+(BenchError); other differences in what was run or where (CONFIG_KEYS,
+ENVIRONMENT_KEYS) are listed by `differences` so the CLI can warn.
 """
 
 from __future__ import annotations
@@ -16,8 +20,18 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from . import fmt
 from .errors import BenchError
 from .results import SCHEMA
+
+# Options that change what a row measures. The batch list, iteration counts,
+# repeats, warm-up, budget, check and per-layer settings change only how long
+# or how often it is measured, so they may differ silently.
+CONFIG_KEYS = ("device", "dtype", "channels_last", "compile_mode", "compile_backend",
+               "cuda_graphs", "threads")
+# Facts about the software and machine that can move the numbers.
+ENVIRONMENT_KEYS = ("torch", "cuda_runtime", "cudnn", "python", "platform", "cpu_model",
+                    "cpu_count", "torch_threads", "gpu_name", "gpu_capability")
 
 
 @dataclass(frozen=True)
@@ -38,13 +52,69 @@ class CompareRow:
 
 def load_result(path: str | Path) -> dict[str, Any]:
     """Read a `cnntool bench --format json` file (BenchError if unreadable or foreign)."""
+    name = str(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(f"cannot read bench result {str(path)!r}: {exc}") from None
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"cannot read {name}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise BenchError(f"cannot read {name}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"cannot read {name}: not JSON ({exc.msg} at line {exc.lineno} "
+                         f"column {exc.colno})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise BenchError(f"{str(path)!r} is not a cnntool bench result (schema {SCHEMA})")
+        raise BenchError(f"cannot read {name}: not a cnntool bench result (expected schema {SCHEMA})")
     return data
+
+
+def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _shape(value: Any) -> str:
+    return "x".join(str(d) for d in value) if isinstance(value, list) else _show(value)
+
+
+def _show(value: Any) -> str:
+    """A JSON value as the user typed it: true/false/null, lists as [a, b]."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def ensure_comparable(a: dict[str, Any], b: dict[str, Any], a_name: str = "A", b_name: str = "B") -> None:
+    """BenchError unless both results measured the same model at the same input shape."""
+    ma, mb = _section(a, "model"), _section(b, "model")
+    problems = []
+    if ma.get("name") != mb.get("name"):
+        problems.append(f"models differ ({_show(ma.get('name'))} vs {_show(mb.get('name'))})")
+    if ma.get("input_shape") != mb.get("input_shape"):
+        problems.append(f"input shapes differ ({_shape(ma.get('input_shape'))} vs "
+                        f"{_shape(mb.get('input_shape'))})")
+    if problems:
+        raise BenchError(f"cannot compare {a_name} with {b_name}: {', '.join(problems)}")
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """'key: a vs b' for each configuration, environment or model-size difference."""
+    out: list[str] = []
+    ma, mb = _section(a, "model"), _section(b, "model")
+    for key in ("params", "macs_per_image"):  # same name, different spec arguments or analysis
+        if ma.get(key) != mb.get(key):
+            out.append(f"model.{key}: {_show(ma.get(key))} vs {_show(mb.get(key))}")
+    ca, cb = _section(a, "config"), _section(b, "config")
+    for key in CONFIG_KEYS:
+        if ca.get(key) != cb.get(key):
+            out.append(f"{key}: {_show(ca.get(key))} vs {_show(cb.get(key))}")
+    ea, eb = _section(a, "environment"), _section(b, "environment")
+    for key in ENVIRONMENT_KEYS:
+        va, vb = ea.get(key), eb.get(key)
+        if va != vb:
+            if key == "cudnn":
+                va, vb = fmt.cudnn_version(va), fmt.cudnn_version(vb)
+            out.append(f"{key}: {_show(va)} vs {_show(vb)}")
+    return out
 
 
 def _rows(data: dict[str, Any]) -> dict[tuple[int, str], dict[str, Any]]:
@@ -90,6 +160,6 @@ def render_compare(rows: list[CompareRow], a_name: str, b_name: str, console: Co
     for r in rows:
         table.add_row(str(r.batch), r.dtype, f"{r.a_img_s:,.1f}", f"{r.b_img_s:,.1f}",
                       f"{r.throughput_ratio:.3f}", "yes" if r.throughput_significant else "no",
-                      f"{r.a_p50_s * 1e3:.3g}", f"{r.b_p50_s * 1e3:.3g}", f"{r.latency_ratio:.3f}",
+                      fmt.sig(r.a_p50_s * 1e3), fmt.sig(r.b_p50_s * 1e3), f"{r.latency_ratio:.3f}",
                       "yes" if r.latency_significant else "no")
     console.print(table)

@@ -22,13 +22,38 @@ def rate(images_per_s: float | None) -> str:
     return "-" if images_per_s is None else f"{images_per_s:,.1f} img/s"
 
 
-def ms(seconds: float | None) -> str:
-    """Seconds as milliseconds with 3-4 significant digits."""
-    if seconds is None:
+def sig(value: float | None, figures: int = 3) -> str:
+    """Fixed-point with `figures` significant digits, trailing zeros kept.
+
+    6.031 -> '6.03', 11 -> '11.0', 0.05 -> '0.0500', 1234.5 -> '1234' (never an
+    exponent, so a column never switches notation); '-' for None or NaN.
+    """
+    if value is None or math.isnan(value):
         return "-"
-    v = seconds * 1e3
-    digits = 0 if v >= 100 else 1 if v >= 10 else 2 if v >= 1 else 3
-    return f"{v:.{digits}f} ms"
+    if math.isinf(value) or value == 0:
+        return str(value) if math.isinf(value) else f"{0:.{figures - 1}f}"
+    decimals = max(0, figures - 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    if decimals > 0 and abs(float(text)) >= 10.0 ** (figures - decimals):  # 9.999 -> 10.00: one too many
+        text = f"{value:.{decimals - 1}f}"
+    return text
+
+
+def ms(seconds: float | None) -> str:
+    """Seconds as milliseconds, 3 significant digits: '6.03 ms', '11.0 ms'."""
+    return "-" if seconds is None else f"{sig(seconds * 1e3)} ms"
+
+
+def cudnn_version(code: object) -> str | None:
+    """torch.backends.cudnn.version()'s integer as a version: 92400 -> '9.24.0', 8902 -> '8.9.2'.
+
+    cuDNN 9 encodes major*10000 + minor*100 + patch, cuDNN 8 and older
+    major*1000 + minor*100 + patch.
+    """
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None if code is None else str(code)
+    major, rest = divmod(code, 10000) if code >= 90000 else divmod(code, 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
 
 
 def secs(seconds: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import fmt
@@ -19,13 +20,30 @@ def _header(result: BenchResult) -> list[str]:
              f"matmul precision={p['float32_matmul_precision']}, "
              f"cudnn.benchmark={'on' if p['cudnn_benchmark'] else 'off'}, "
              f"autocast={p['autocast_dtype'] or 'off'}")
+    threads = env["torch_threads"]
     return [
-        f"[bold]{m['name']}[/] input {shape}, MACs/image {fmt.si(m['macs_per_image'])}, "
+        f"[bold]{escape(str(m['name']))}[/] input {shape}, MACs/image {fmt.si(m['macs_per_image'])}, "
         f"params {fmt.si(m['params'])}",
-        f"device {env['device']} ({where}), {env['torch_threads']} torch threads",
+        f"device {env['device']} ({escape(str(where))}), {threads} torch thread{'' if threads == 1 else 's'}",
         f"dtype {p['requested']} (effective {p['effective']}): {flags}",
-        f"torch {env['torch']}, CUDA {env['cuda_runtime']}, cuDNN {env['cudnn']}",
+        versions(env),
     ]
+
+
+def versions(env: dict) -> str:
+    """torch's version; on CUDA also the CUDA runtime and cuDNN (as 9.24.0, not 92400).
+
+    A CPU or MPS run does not use CUDA or cuDNN, so their versions (those torch
+    was built with) are left out.
+    """
+    parts = [f"torch {env['torch']}"]
+    if str(env.get("device", "")).startswith("cuda"):
+        if env.get("cuda_runtime"):
+            parts.append(f"CUDA {env['cuda_runtime']}")
+        cudnn = fmt.cudnn_version(env.get("cudnn"))
+        if cudnn:
+            parts.append(f"cuDNN {cudnn}")
+    return ", ".join(parts)
 
 
 def _memory(row: BatchRow) -> str:
@@ -37,10 +55,6 @@ def _memory(row: BatchRow) -> str:
     if mem.rss_growth_bytes is not None:
         return f"+{fmt.nbytes(mem.rss_growth_bytes)}"
     return fmt.nbytes(mem.peak_reserved_bytes)
-
-
-def _num(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def _ok_rows(result: BenchResult) -> list[BatchRow]:
@@ -59,8 +73,8 @@ def results_table(result: BenchResult) -> Table:
             continue
         table.add_row(
             str(row.batch), row.status, f"{thr.median_img_s:,.1f}", fmt.pct(thr.iqr_rel),
-            *(f"{v * 1e3:.3g}" for v in (lat.p50_s, lat.p90_s, lat.p99_s)),
-            _num(row.tflops, ".3g"), fmt.pct(row.mfu),
+            *(fmt.sig(v * 1e3) for v in (lat.p50_s, lat.p90_s, lat.p99_s)),
+            fmt.sig(row.tflops), fmt.pct(row.mfu),
         )
     return table
 
@@ -87,9 +101,9 @@ def _failed_rows(result: BenchResult) -> list[str]:
 def correctness_line(check: Correctness) -> str:
     """One line: pass/fail with error and tolerance, or why it was skipped."""
     if check.status == "skipped":
-        return f"check: skipped ({check.reason})"
+        return f"check: skipped ({escape(check.reason)})"
     colour = "green" if check.status == "pass" else "red"
-    return (f"check: [{colour}]{check.status}[/] ({check.reason}, batch {check.batch}: "
+    return (f"check: [{colour}]{check.status}[/] ({escape(check.reason)}, batch {check.batch}: "
             f"{check.metric} = {check.error:.3e}, tolerance {check.tolerance:.1e})")
 
 
@@ -105,24 +119,33 @@ def per_layer_table(prof: PerLayer) -> Table:
     table.add_column("bound")
     total = prof.total_s or 1.0
     for r in prof.layers:
-        table.add_row(r.name, r.kind, f"{r.time_s * 1e3:.3g}", fmt.pct(r.time_s / total),
+        table.add_row(r.name, r.kind, fmt.sig(r.time_s * 1e3), fmt.pct(r.time_s / total),
                       fmt.si(r.macs), fmt.si(r.bytes),
                       "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound)
-    table.add_row("(unattributed)", "", f"{prof.unattributed_s * 1e3:.3g}",
+    table.add_row("(unattributed)", "", fmt.sig(prof.unattributed_s * 1e3),
                   fmt.pct(prof.unattributed_s / total), "", "", "", "")
     return table
 
 
 def render(result: BenchResult, console: Console) -> None:
-    """Print the whole human report."""
+    """Print the whole human report.
+
+    Lines (header, check, failed rows, warnings) are printed with soft wrap, so a
+    narrow or piped console never breaks them mid-phrase; tables keep their layout.
+    """
     for line in _header(result):
-        console.print(line)
+        console.print(line, soft_wrap=True)
     console.print(results_table(result))
     console.print(startup_table(result))
     for line in _failed_rows(result):
-        console.print(f"[red]{line}[/]", highlight=False)
-    console.print(correctness_line(result.correctness))
+        console.print(f"[red]{escape(line)}[/]", highlight=False, soft_wrap=True)
+    console.print(correctness_line(result.correctness), soft_wrap=True)
     if result.per_layer is not None:
         console.print(per_layer_table(result.per_layer))
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(warning_line(warning), highlight=False, soft_wrap=True)
+
+
+def warning_line(message: str) -> str:
+    """'warning: ...' in yellow; the message itself is not read as markup."""
+    return f"[yellow]warning:[/] {escape(message)}"
