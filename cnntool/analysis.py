@@ -1,6 +1,7 @@
 """Walk the expanded graph once: shapes, counts and receptive fields, batch and dtype applied."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from fractions import Fraction
@@ -10,7 +11,7 @@ from .graph import Model, Node
 from .layers import GLOBAL, Io, LayerError, Ref, Win
 from .report import RF, KindTotals, LayerRow, Report, Totals, Warning
 
-__all__ = ["analyze"]
+__all__ = ["analyze", "collapse"]
 
 _Axis = tuple[Fraction, Fraction, Fraction, int]  # size, jump, start, map extent (pixels)
 
@@ -47,8 +48,53 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
         fields[node.name] = _next_rf([fields[n] for n in node.inputs], node.layer.window(io), io)
         rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name]))
         warnings += [Warning(node.name, str(node.loc), f"{node.name}: {note}") for note in notes]
+    totals = _totals(rows, dtype_bytes, _peak_bytes(model, rows))
     return Report(model.name, model.file, model.variant, model.description, model.source, shape,
-                  batch, dtype_bytes, tuple(rows), _totals(rows, dtype_bytes), tuple(warnings), dict(model.aliases))
+                  batch, dtype_bytes, tuple(rows), totals, tuple(warnings), dict(model.aliases))
+
+
+def _peak_bytes(model: Model, rows: list[LayerRow]) -> int:
+    """Most activation bytes alive at once in an inference pass that frees each output after its
+    last reader (no in-place ops, weights excluded): the memory a forward really needs."""
+    last = {node.name: i for i, node in enumerate(model.nodes)}
+    for i, node in enumerate(model.nodes):
+        for name in (*node.inputs, *(target for _, target in node.refs)):
+            last[name] = i
+    last[model.nodes[-1].name] = len(model.nodes)  # the result outlives the pass
+    live = peak = 0
+    dying: dict[int, int] = defaultdict(int)
+    for i, row in enumerate(rows):
+        live += row.act_bytes
+        peak = max(peak, live)
+        dying[last[row.name]] += row.act_bytes
+        live -= dying.pop(i, 0)
+    return peak
+
+
+def collapse(report: Report, depth: int) -> Report:
+    """Rows rolled up to `depth` levels of dotted names (torchinfo's depth): `layer3` sums its
+    blocks. Totals and warnings are unchanged."""
+    groups: list[list[LayerRow]] = []
+    for row in report.layers:
+        key = ".".join(row.name.split(".")[:depth])
+        if groups and ".".join(groups[-1][0].name.split(".")[:depth]) == key and key != row.name:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return dataclasses.replace(report, layers=tuple(_merge(g, depth) for g in groups))
+
+
+def _merge(rows: list[LayerRow], depth: int) -> LayerRow:
+    if len(rows) == 1 and rows[0].name.count(".") < depth:
+        return rows[0]
+    first, last = rows[0], rows[-1]
+    total = lambda attr: sum(getattr(r, attr) for r in rows)  # noqa: E731
+    return LayerRow(
+        name=".".join(first.name.split(".")[:depth]), kind="block", detail=f"{len(rows)} layers",
+        inputs=first.inputs, in_shapes=first.in_shapes, out_shape=last.out_shape,
+        params=total("params"), buffers=total("buffers"), macs=total("macs"), flops=total("flops"),
+        fvcore=total("fvcore"), elements=last.elements, act_bytes=total("act_bytes"), rf=last.rf,
+        loc=first.loc)
 
 
 def _ref(target: Node, shapes: dict, nodes: dict[str, Node]) -> Ref:
@@ -69,7 +115,7 @@ def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf) -> La
         arithmetic=tuple(layer.explain(io)) if layer else ())
 
 
-def _totals(rows: list[LayerRow], nbytes: int) -> Totals:
+def _totals(rows: list[LayerRow], nbytes: int, peak: int) -> Totals:
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in rows[1:]:
         acc = by_kind[row.kind]
@@ -82,7 +128,7 @@ def _totals(rows: list[LayerRow], nbytes: int) -> Totals:
         params=sum(r.params for r in layers), buffers=sum(r.buffers for r in layers),
         macs=sum(r.macs for r in layers), flops=sum(r.flops for r in layers),
         fvcore=sum(r.fvcore for r in layers), act_bytes=sum(r.act_bytes for r in layers),
-        input_bytes=rows[0].act_bytes, weight_bytes=nbytes * sum(r.params + r.buffers for r in layers),
+        input_bytes=rows[0].act_bytes, peak_act_bytes=peak, weight_bytes=nbytes * sum(r.params + r.buffers for r in layers),
         by_kind={k: KindTotals(*v) for k, v in by_kind.items()})
 
 

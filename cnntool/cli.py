@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .analysis import analyze
+from .analysis import analyze, collapse
 from .errors import Loc, SpecError
 from .expect import evaluate
 from .graph import Model
@@ -59,6 +59,8 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format; json/csv/markdown give exact integers.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for activation memory.")]
+DepthOpt = Annotated[Optional[int], typer.Option(
+    "--depth", "-d", min=1, metavar="N", help="Roll layers up to N levels of their dotted names (blocks).")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the output-size arithmetic of every layer.")]
 
 
@@ -135,7 +137,8 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
     t = report.totals
     console.print(f"params {human(t.params)} ({t.params:,})   buffers {t.buffers:,}   "
                   f"MACs {human(t.macs)} ({t.macs:,})   FLOPs (2·MACs + element-wise ops) {human(t.flops)}   "
-                  f"activations {human_bytes(t.act_bytes)}   weights {human_bytes(t.weight_bytes)}", highlight=False)
+                  f"activations {human_bytes(t.act_bytes)} (peak in inference {human_bytes(t.peak_act_bytes)})   "
+                  f"weights {human_bytes(t.weight_bytes)}", highlight=False)
     if view == "flops":
         console.print(peer_table(report))
     if explain:
@@ -171,10 +174,10 @@ def peer_table(report: Report):
 def _analysis_command(view: str, doc: str):
     def command(model: ModelArg, batch: BatchOpt = 1, input: InputOpt = None, set: SetOpt = None,
                 format: FormatOpt = Format.table, output: OutputOpt = None, dtype: DTypeOpt = DType.fp32,
-                explain: ExplainOpt = False) -> None:
+                explain: ExplainOpt = False, depth: DepthOpt = None) -> None:
         with guard():
             _, report = load_report(model, batch, input, set, dtype)
-            show(report, view, format, output, explain)
+            show(collapse(report, depth) if depth else report, view, format, output, explain)
     command.__doc__ = doc
     return command
 

@@ -99,7 +99,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "layers": [_layer_json(row) for row in report.layers],
         "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
                    "fvcore": t.fvcore, "act_bytes": t.act_bytes, "input_bytes": t.input_bytes,
-                   "weight_bytes": t.weight_bytes,
+                   "peak_act_bytes": t.peak_act_bytes, "weight_bytes": t.weight_bytes,
                    "by_kind": {k: {"layers": v.layers, "params": v.params, "macs": v.macs, "flops": v.flops}
                                for k, v in sorted(t.by_kind.items())}},
         "warnings": [{"layer": w.layer, "loc": w.loc, "message": w.message} for w in report.warnings],

@@ -56,6 +56,7 @@ class Totals:
     fvcore: int
     act_bytes: int  # every layer output once (what a training step keeps), input excluded
     input_bytes: int
+    peak_act_bytes: int  # most activations alive at once in inference, input included
     weight_bytes: int  # parameters and buffers at the same element size
     by_kind: dict[str, KindTotals] = field(default_factory=dict)
 
@@ -84,8 +85,8 @@ class Report:
 
     def row(self, name: str) -> LayerRow:
         """A layer by name; a block's or branch's name gives its output layer."""
-        name = self.aliases.get(name, name)
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
+        for wanted in (name, self.aliases.get(name)):
+            for layer in self.layers:
+                if layer.name == wanted:
+                    return layer
         raise KeyError(name)

@@ -162,3 +162,10 @@ def test_compare_names_the_variant_that_fails(tmp_path):
                     "variants:\n  ok: {}\n  huge: {args: {k: 9}}\n")
     result = run("compare", str(spec))
     assert result.exit_code == 2 and "error: huge: conv1 (conv)" in result.stderr
+
+
+def test_depth_rolls_up_blocks():
+    data = json.loads(run("params", "resnet50", "--depth", "1", "-f", "json").stdout)
+    names = [layer["name"] for layer in data["layers"]]
+    assert "layer3" in names and not any(n.startswith("layer3.") for n in names)
+    assert sum(layer["params"] for layer in data["layers"]) == 25_557_032  # torchvision num_params
