@@ -140,8 +140,9 @@ def bench(
     budget: Annotated[float | None, typer.Option(help="Seconds of timed runs per batch size (default 6).")] = None,
     repeats: Annotated[int, typer.Option(help="Throughput repeats (>= 5 advised).")] = 5,
     warmup: Annotated[int, typer.Option(help="Minimum warm-up iterations.")] = 3,
-    warmup_time: Annotated[float, typer.Option(help=f"Minimum warm-up seconds (warm-up stops after "
-                                                    f"{MAX_WARMUP_ITERS:,} iterations even if shorter).")] = 1.0,
+    warmup_time: Annotated[float, typer.Option(help=f"Minimum warm-up seconds; warm-up stops after "
+                                                    f"{MAX_WARMUP_ITERS:,} iterations even if this time "
+                                                    "has not passed.")] = 1.0,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Profile each layer (roofline view).")] = False,
     check: Annotated[bool, typer.Option(help="Check outputs against fp32 eager.")] = True,
     tolerance: Annotated[float | None, typer.Option(help="Override the check's tolerance.")] = None,

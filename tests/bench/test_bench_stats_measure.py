@@ -94,3 +94,13 @@ def test_choose_iters_respects_iters_and_budget() -> None:
     iters, note = choose_iters(1.0, 5, None, 0.1)
     assert iters == MIN_ITERS and note and "budget" in note
     assert choose_iters(math.nan, 5, None, None) == (MIN_ITERS, None)
+
+
+def test_warm_up_stops_at_the_iteration_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnntool.bench.measure as measure
+
+    monkeypatch.setattr(measure, "MAX_WARMUP_ITERS", 20)
+    dev = FakeDevice(0.001)
+    n, total, _ = warm_up(dev.step, dev.sync, 3, 60.0, dev.clock)  # 60 s asked, 20 x 1 ms run
+    assert n == 20 and total == pytest.approx(0.02)
+    assert warm_up(dev.step, dev.sync, 50, 0.0, dev.clock)[0] == 20

@@ -210,3 +210,16 @@ def test_busy_machine_warning() -> None:
     assert envmod.busy_warning([0.2, 0.1, 0.1], 2) == []
     assert envmod.busy_warning(None, 2) == []
     assert envmod.load_average() is None or len(envmod.load_average()) == 3
+
+
+def test_three_significant_figures_keep_trailing_zeros() -> None:
+    cases = {6.031: "6.03", 11: "11.0", 19.06: "19.1", 0.05: "0.0500", 0.05371: "0.0537",
+             123.4: "123", 1234.5: "1234", 9.999: "10.0", 0.09999: "0.100", 0: "0.00"}
+    assert {v: fmt.sig(v) for v in cases} == cases
+    assert fmt.sig(None) == fmt.sig(float("nan")) == "-"
+    assert fmt.ms(0.011) == "11.0 ms"
+
+
+def test_cudnn_version_code() -> None:
+    assert fmt.cudnn_version(92400) == "9.24.0" and fmt.cudnn_version(90100) == "9.1.0"
+    assert fmt.cudnn_version(8902) == "8.9.2" and fmt.cudnn_version(None) is None
