@@ -111,6 +111,11 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _stdout() -> Console:
+    """Tables at the terminal's width; piped (CI logs, files), wide enough not to fold names."""
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     _stderr().print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code=code)
@@ -182,7 +187,7 @@ def _emit(result: Any, output: OutputFormat) -> None:
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
         _warn(result.warnings)
     else:
-        render(result, Console())
+        render(result, _stdout())
 
 
 def bench_compare(
@@ -210,7 +215,7 @@ def bench_compare(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
     else:
-        render_compare(rows, str(a), str(b), Console())
+        render_compare(rows, str(a), str(b), _stdout())
 
 
 def register(app: typer.Typer) -> None:
