@@ -9,7 +9,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -20,7 +20,7 @@ from rich.table import Table
 from . import check as checks
 from . import check_torch
 from .check import CheckRun, Issue, ModelResult, Status, Step
-from .errors import SpecError
+from .exits import guard
 
 __all__ = ["register", "CheckFormat", "check_command", "build_command"]
 
@@ -41,15 +41,7 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@contextmanager
-def _guard() -> Iterator[None]:
-    """A bad spec: its `file:line:col: error: …` on stderr and exit code 2, never a traceback."""
-    try:
-        yield
-    except SpecError as exc:
-        _stderr().print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-
+_guard = guard  # a bad spec: its `file:line:col: error: …` on stderr and exit code 2
 
 # -- check ---------------------------------------------------------------------------------
 

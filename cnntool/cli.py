@@ -11,10 +11,9 @@ import json
 import os
 import sys
 import tempfile
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.console import Console
 from . import __version__
 from .analysis import analyze, collapse
 from .errors import Loc, SpecError
+from .exits import guard
 from .expect import evaluate
 from .graph import Model
 from .render import Format, report_json, rich_table, rows_table, text_table
@@ -62,16 +62,6 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for activ
 DepthOpt = Annotated[Optional[int], typer.Option(
     "--depth", "-d", min=1, metavar="N", help="Roll layers up to N levels of their dotted names (blocks).")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the output-size arithmetic of every layer.")]
-
-
-@contextmanager
-def guard() -> Iterator[None]:
-    """The one place where a bad spec turns into a message and exit code 2."""
-    try:
-        yield
-    except SpecError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:

@@ -1,15 +1,14 @@
 """`cnntool plot zoo` and `cnntool plot layers MODEL`: thin commands over cnntool.plot."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from .analysis import analyze
-from .errors import SpecError
+from . import exits
 from .plot import PlotError, check_output, draw_layers, draw_zoo, zoo_points
 from .spec import parse_overrides
 from .zoo import resolve, zoo
@@ -23,17 +22,9 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Image to write:
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value (repeatable).")]
 
 
-@contextmanager
-def guard() -> Iterator[None]:
+def guard():
     """A bad spec, a missing matplotlib or an unknown image type: a message and exit code 2."""
-    try:
-        yield
-    except SpecError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-    except PlotError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
+    return exits.guard(PlotError)
 
 
 def plot_zoo(output: OutputOpt) -> None:
