@@ -184,7 +184,7 @@ def list_models(format: FormatOpt = Format.table) -> None:
     """The built-in models, one line each."""
     with guard():
         rows = []
-        for name, entry in zoo().items():
+        for name, entry in _progress(list(zoo().items()), "analysing the zoo"):
             model = entry.model()
             report = analyze(model)
             rows.append({"name": name, "file": entry.spec.display, "input": list(model.input_shape),
@@ -202,7 +202,7 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
     """Models side by side: params, MACs, FLOPs, memory, published top-1."""
     with guard():
         rows = []
-        for ref in _expand_refs(models) if models else zoo().values():
+        for ref in _progress(_expand_refs(models) if models else list(zoo().values()), "analysing"):
             try:
                 model = ref.model(None, parse_shape(input))
                 report = analyze(model, batch, dtype_bytes=BYTES[dtype])
@@ -216,6 +216,12 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
                          "expect": _expect_status(model, report)})
     _listing(rows, ["name", "input", "weight_layers", "params", "macs", "flops", "act_bytes", "top1", "expect"],
              format, f"Comparison (batch {batch})")
+
+
+def _progress(items: list, what: str):
+    """A transient progress bar on stderr (only on a terminal) for loops over many models."""
+    from rich.progress import track
+    return track(items, description=what, console=err, transient=True, disable=not err.is_terminal)
 
 
 def _expand_refs(refs: list[str]) -> list[ZooEntry]:
