@@ -118,7 +118,7 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
         emit(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n", output)
         return
     if fmt is not Format.table:
-        emit(text_table(*rows_table(report, view), fmt), output)
+        emit(text_table(*rows_table(report, view, keys=fmt is Format.csv), fmt), output)
         return
     buffer = io.StringIO()
     console = out if output is None else Console(file=buffer, width=200)
@@ -180,7 +180,7 @@ app.command("summary")(_analysis_command("summary", "Everything: shape, params, 
 
 
 @app.command("list")
-def list_models(format: FormatOpt = Format.table) -> None:
+def list_models(format: FormatOpt = Format.table, output: OutputOpt = None) -> None:
     """The built-in models, one line each."""
     with guard():
         rows = []
@@ -190,7 +190,7 @@ def list_models(format: FormatOpt = Format.table) -> None:
             rows.append({"name": name, "file": entry.spec.display, "input": list(model.input_shape),
                          "params": report.totals.params, "macs": report.totals.macs,
                          "description": model.description})
-    _listing(rows, ["name", "input", "params", "macs", "description"], format, "Built-in models")
+        _listing(rows, ["name", "input", "params", "macs", "description"], format, "Built-in models", output)
 
 
 @app.command("compare")
@@ -198,7 +198,7 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
                 help="Models or spec files (a family file means all its variants); none: the whole zoo.",
                 show_default=False)] = None,
             batch: BatchOpt = 1, input: InputOpt = None, format: FormatOpt = Format.table,
-            dtype: DTypeOpt = DType.fp32) -> None:
+            dtype: DTypeOpt = DType.fp32, output: OutputOpt = None) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1."""
     with guard():
         rows = []
@@ -214,8 +214,8 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
                          "params": report.totals.params, "macs": report.totals.macs, "flops": report.totals.flops,
                          "act_bytes": report.totals.act_bytes, "top1": top1,
                          "expect": _expect_status(model, report)})
-    _listing(rows, ["name", "input", "weight_layers", "params", "macs", "flops", "act_bytes", "top1", "expect"],
-             format, f"Comparison (batch {batch})")
+        _listing(rows, ["name", "input", "weight_layers", "params", "macs", "flops", "act_bytes", "top1", "expect"],
+                 format, f"Comparison (batch {batch})", output)
 
 
 def _progress(items: list, what: str):
@@ -250,12 +250,13 @@ _TITLES = {"weight_layers": "conv/fc layers", "macs": "MACs", "flops": "FLOPs (2
            "top1": "top-1 %", "expect": "expect ✓"}
 
 
-def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str) -> None:
+def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str, output: Path | None = None) -> None:
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        emit(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", output)
         return
     if fmt is not Format.table:
-        sys.stdout.write(text_table([_TITLES.get(k, k) for k in keys], [[_cell(r[k]) for k in keys] for r in rows], fmt))
+        header = keys if fmt is Format.csv else [_TITLES.get(k, k) for k in keys]  # CSV: the JSON keys
+        emit(text_table(header, [[_cell(r[k]) for k in keys] for r in rows], fmt), output)
         return
     from rich.table import Table
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -263,7 +264,12 @@ def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str) -> None
         table.add_column(_TITLES.get(k, k), justify="right" if k in _HUMAN or k in ("top1", "weight_layers") else "left")
     for r in rows:
         table.add_row(*(_HUMAN[k](r[k]) if k in _HUMAN else "" if r[k] is None else str(_cell(r[k])) for k in keys))
-    out.print(table)
+    if output is None:
+        out.print(table)
+        return
+    buffer = io.StringIO()
+    Console(file=buffer, width=200).print(table)
+    emit(buffer.getvalue(), output)
 
 
 def _cell(value):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Callable
 
@@ -35,6 +35,7 @@ class Column:
     human: Callable[[LayerRow, Report], str]
     total: Callable[[Report], Any] | None = None
     numeric: bool = True
+    key: str = ""  # the CSV header (set from the COLUMNS key)
 
 
 def _rf(row: LayerRow) -> str:
@@ -80,6 +81,8 @@ COLUMNS: dict[str, Column] = {
     "rf": Column("receptive field", lambda r, _: None if r.rf is None else [plain(s) for s in r.rf.size],
                  lambda r, _: _rf(r), numeric=False),
 }
+
+COLUMNS = {key: replace(col, key=key.replace("%", "_share")) for key, col in COLUMNS.items()}
 
 VIEWS: dict[str, list[str]] = {
     "shapes": ["layer", "kind", "detail", "from", "output", "rf"],
@@ -128,13 +131,13 @@ def view_columns(report: Report, view: str) -> list[Column]:
     return [COLUMNS[k] for k in keys]
 
 
-def rows_table(report: Report, view: str) -> tuple[list[str], list[list[Any]]]:
-    """Header and exact rows (with a total row) for csv/markdown."""
+def rows_table(report: Report, view: str, keys: bool = False) -> tuple[list[str], list[list[Any]]]:
+    """Header and exact rows (with a total row) for csv/markdown; CSV headers are stable keys."""
     cols = view_columns(report, view)
     rows = [[c.exact(r, report) for c in cols] for r in report.layers]
     if sum(1 for c in cols if c.total) > 1:  # a view without counts (shapes) has no total row
         rows.append([c.total(report) if c.total else "" for c in cols])
-    return [c.title for c in cols], rows
+    return [c.key if keys else c.title for c in cols], rows
 
 
 def text_table(header: list[str], rows: list[list[Any]], fmt: Format) -> str:
