@@ -107,3 +107,10 @@ def test_every_kind_is_documented(kind):
     cls = REGISTRY[kind]
     assert cls.doc, kind
     assert all(f.doc for f in fields_of(cls)), kind
+
+
+def test_adaptive_pool_receptive_field_per_axis(spec, analyze):
+    # 12 → 3 divides (a 4-wide, stride-4 window); 11 → 5 does not, so the whole axis is taken
+    m = spec("name: t\ninput: [1, 12, 11]\nlayers:\n  - adaptiveavgpool: [3, 5]\n")
+    rf = analyze(m).layers[-1].rf
+    assert rf.size == (4, 11) and rf.jump[0] == 4

@@ -103,9 +103,9 @@ class AdaptiveAvgPool(Layer):
     def window(self, io: Io):
         if io.x[1:] == self.size:
             return None
-        if all(i % o == 0 for i, o in zip(io.x[1:], self.size)):
-            return tuple(Win(i // o, i // o) for i, o in zip(io.x[1:], self.size))
-        return GLOBAL
+        # per axis: an exact division is a plain k = s = i/o window; otherwise windows of varying
+        # size overlap, and we take the whole axis (a bound, not an average)
+        return tuple(Win(i // o, i // o) if i % o == 0 else Win(i, 1) for i, o in zip(io.x[1:], self.size))
 
     def describe(self) -> str:
         return f"→{self.size[0]}×{self.size[1]}"
