@@ -90,6 +90,8 @@ def chain_yaml(layers: int, literal: bool) -> str:
 
 def fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     """Least squares y = a + b·x; returns (a, b, largest |residual| / y)."""
+    if len(set(xs)) < 2:
+        return ys[0], 0.0, 0.0  # one depth: nothing to fit
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     a = my - b * mx

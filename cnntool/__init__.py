@@ -13,9 +13,9 @@ from .analysis import analyze as _analyze
 from .errors import Loc, SpecError
 from .graph import Model, Node
 from .report import LayerRow, Report, Totals
-from .zoo import load, zoo
+from .zoo import load
 
-__all__ = ["load", "analyze", "build", "zoo", "Model", "Node", "Report", "LayerRow", "Totals",
+__all__ = ["load", "analyze", "build", "Model", "Node", "Report", "LayerRow", "Totals",
            "SpecError", "Loc"]
 __version__ = "0.1.0"
 

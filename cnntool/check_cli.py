@@ -47,7 +47,7 @@ _guard = guard  # a bad spec: its `file:line:col: error: …` on stderr and exit
 
 def check_command(
         paths: Annotated[Optional[list[str]], typer.Argument(
-            help="Spec files, directories (every *.yaml below) or built-in model names; "
+            help="Spec files, directories (every *.yaml and *.yml below) or built-in model names; "
                  "default: every built-in spec.", show_default=False)] = None,
         format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.table,
         fast: Annotated[bool, typer.Option("--fast", help="Only parse and `expect:` (no torch): for pre-commit.")] = False,

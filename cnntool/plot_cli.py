@@ -18,8 +18,9 @@ __all__ = ["register"]
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
-OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Image to write: .png, .svg or .pdf.")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value (repeatable).")]
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Image to write: .png, .svg or .pdf.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                     help="Override a spec argument (repeatable).")]
 
 
 def guard():

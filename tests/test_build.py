@@ -8,9 +8,10 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import cnntool  # noqa: E402
+from cnntool.zoo import zoo  # noqa: E402
 from cnntool.torchbuild import layer_shapes, materialise, module_sizes  # noqa: E402
 
-ZOO = sorted(cnntool.zoo())
+ZOO = sorted(zoo())
 # real CPU forwards only where they are cheap (conv+linear MACs at the spec's input, batch 1)
 SMALL = [name for name in ZOO if cnntool.analyze(name).totals.macs < 0.05e9]
 

@@ -11,6 +11,7 @@ import cnntool
 from cnntool import check, check_torch
 from cnntool.check import Status, Step
 from cnntool.check_cli import register
+from cnntool.zoo import zoo
 
 app = typer.Typer()
 register(app)
@@ -181,7 +182,7 @@ def test_big_models_are_traced_at_a_smaller_input(monkeypatch, good):
 
 
 def test_targets_default_to_every_builtin_and_accept_names_and_directories(tmp_path, good):
-    assert sorted(t.name for t in check.collect([])) == sorted(cnntool.zoo())
+    assert sorted(t.name for t in check.collect([])) == sorted(zoo())
     assert [(t.name, t.variant) for t in check.collect(["vgg16"])] == [("vgg16", "vgg16")]
     assert [t.name for t in check.collect([str(tmp_path)])] == ["tiny"]
     seen = []

@@ -169,3 +169,9 @@ def test_depth_rolls_up_blocks():
     names = [layer["name"] for layer in data["layers"]]
     assert "layer3" in names and not any(n.startswith("layer3.") for n in names)
     assert sum(layer["params"] for layer in data["layers"]) == 25_557_032  # torchvision num_params
+
+
+def test_compare_checks_expectations_at_the_published_setting():
+    # vgg16's expect block (torchvision metadata) holds per image at 224: -b/-i must not break it
+    rows = json.loads(run("compare", "vgg16", "-b", "2", "-i", "3,112,112", "-f", "json").stdout)
+    assert rows[0]["expect"] == "9/9" and rows[0]["macs"] != 15_470_264_320
