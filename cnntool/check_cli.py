@@ -129,7 +129,7 @@ def run_json(run: CheckRun) -> dict:
         "steps": {s.step.value: {"status": s.status.value, "passed": s.passed, "total": s.total, "note": s.note}
                   for s in m.steps},
         "issues": [{"step": i.step.value, "severity": i.severity, "message": i.message, "file": i.loc.file,
-                    "line": i.loc.line, "col": i.loc.col} for i in m.issues],
+                    "line": i.loc.line, "col": i.loc.col, "text": str(i)} for i in m.issues],
     } for m in run.models]}
 
 

@@ -215,3 +215,11 @@ def test_importing_the_commands_does_not_import_torch():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'fvcore')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_json_issues_carry_the_hint(tmp_path):
+    spec = tmp_path / "h.yaml"
+    spec.write_text("name: h\ninput: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernal: 3}\n")
+    result = CliRunner().invoke(app, ["check", str(spec), "--format", "json", "--fast"])
+    issue = json.loads(result.stdout)["models"][0]["issues"][0]
+    assert issue["line"] == 4 and "did you mean 'kernel'?" in issue["text"]
