@@ -11,9 +11,10 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -113,6 +114,17 @@ def emit(text: str, output: Path | None) -> None:
             os.unlink(tmp)
 
 
+@contextmanager
+def table_output(output: Path | None) -> Iterator[Console]:
+    """The terminal, or a wide console whose text reaches `output` in one write at the end."""
+    if output is None:
+        yield out
+        return
+    buffer = io.StringIO()
+    yield Console(file=buffer, width=200)
+    emit(buffer.getvalue(), output)
+
+
 def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False) -> None:
     if fmt is Format.json:
         emit(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n", output)
@@ -120,8 +132,11 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
     if fmt is not Format.table:
         emit(text_table(*rows_table(report, view, keys=fmt is Format.csv), fmt), output)
         return
-    buffer = io.StringIO()
-    console = out if output is None else Console(file=buffer, width=200)
+    with table_output(output) as console:
+        _print_report(console, report, view, explain)
+
+
+def _print_report(console: Console, report: Report, view: str, explain: bool) -> None:
     title = f"{report.model} — input {list(report.input)}, batch {report.batch}"
     console.print(rich_table(report, view, title))
     t = report.totals
@@ -137,8 +152,6 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
                 console.print(f"  {row.name}: {line}", highlight=False, markup=False)
     for w in report.warnings:
         console.print(f"{w.loc}: [yellow]warning[/]: {w.message}", highlight=False)
-    if output is not None:
-        emit(buffer.getvalue(), output)
 
 
 def peer_table(report: Report):
@@ -267,12 +280,8 @@ def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str, output:
         table.add_column(_TITLES.get(k, k), justify="right" if k in _HUMAN or k in ("top1", "weight_layers") else "left")
     for r in rows:
         table.add_row(*(_HUMAN[k](r[k]) if k in _HUMAN else "" if r[k] is None else str(_cell(r[k])) for k in keys))
-    if output is None:
-        out.print(table)
-        return
-    buffer = io.StringIO()
-    Console(file=buffer, width=200).print(table)
-    emit(buffer.getvalue(), output)
+    with table_output(output) as console:
+        console.print(table)
 
 
 def _cell(value):
