@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, Union
 
 __all__ = ["Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
-           "REGISTRY", "pair", "numel", "need_dims", "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
+           "REGISTRY", "field_doc", "pair", "numel", "need_dims", "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]  # (H, W); YAML may give one int for both
@@ -60,6 +60,11 @@ class Win:
 
 
 GLOBAL = "global"  # the window covers the whole input (linear, flatten, global pooling)
+
+
+def field_doc(text: str) -> dict:
+    """Field metadata: the text `cnntool schema` and the docs show for a YAML key."""
+    return {"doc": text}
 
 
 def numel(shape: Shape) -> int:

@@ -5,13 +5,10 @@ from dataclasses import field
 from fractions import Fraction
 from typing import Literal, Union
 
-from .base import Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
+from .base import field_doc, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
 
 Padding = Union[Pair, Literal["same", "valid"]]
 
-
-def _doc(text: str) -> dict:
-    return {"doc": text}
 
 
 def window_text(k: Pair, s: Pair, p: Pair | str = (0, 0), d: Pair = (1, 1)) -> str:
@@ -32,15 +29,15 @@ class Conv(Layer):
     kind = "conv"
     doc = "2-D convolution (torch.nn.Conv2d); `conv: 64` sets `out`."
     primary = "out"
-    out: int = field(metadata=_doc("output channels (number of filters)"))
-    kernel: Pair = field(metadata=_doc("kernel size, k or [kh, kw]"))
-    stride: Pair = field(default=(1, 1), metadata=_doc("stride"))
-    padding: Padding = field(default=(0, 0), metadata=_doc("zero padding per side, or 'same' / 'valid'"))
-    dilation: Pair = field(default=(1, 1), metadata=_doc("dilation"))
-    groups: int = field(default=1, metadata=_doc("channel groups (AlexNet's two towers: 2)"))
-    bias: bool = field(default=True, metadata=_doc("learn a bias per output channel"))
+    out: int = field(metadata=field_doc("output channels (number of filters)"))
+    kernel: Pair = field(metadata=field_doc("kernel size, k or [kh, kw]"))
+    stride: Pair = field(default=(1, 1), metadata=field_doc("stride"))
+    padding: Padding = field(default=(0, 0), metadata=field_doc("zero padding per side, or 'same' / 'valid'"))
+    dilation: Pair = field(default=(1, 1), metadata=field_doc("dilation"))
+    groups: int = field(default=1, metadata=field_doc("channel groups (AlexNet's two towers: 2)"))
+    bias: bool = field(default=True, metadata=field_doc("learn a bias per output channel"))
     rounding: Literal["floor", "ceil"] = field(
-        default="floor", metadata=_doc("output-size rounding; 'ceil' as cuda-convnet (AlexNet)"))
+        default="floor", metadata=field_doc("output-size rounding; 'ceil' as cuda-convnet (AlexNet)"))
 
     def check(self) -> None:
         need_positive(self, "out", "kernel", "stride", "dilation", "groups")
@@ -121,14 +118,14 @@ class ConvTranspose(Layer):
     kind = "deconv"
     doc = "transposed convolution (torch.nn.ConvTranspose2d), a.k.a. up-convolution or deconvolution."
     primary = "out"
-    out: int = field(metadata=_doc("output channels"))
-    kernel: Pair = field(metadata=_doc("kernel size"))
-    stride: Pair = field(default=(1, 1), metadata=_doc("stride (the up-sampling factor)"))
-    padding: Pair = field(default=(0, 0), metadata=_doc("padding removed from each side of the output"))
-    output_padding: Pair = field(default=(0, 0), metadata=_doc("extra rows/cols added on one side"))
-    dilation: Pair = field(default=(1, 1), metadata=_doc("dilation"))
-    groups: int = field(default=1, metadata=_doc("channel groups"))
-    bias: bool = field(default=True, metadata=_doc("learn a bias per output channel"))
+    out: int = field(metadata=field_doc("output channels"))
+    kernel: Pair = field(metadata=field_doc("kernel size"))
+    stride: Pair = field(default=(1, 1), metadata=field_doc("stride (the up-sampling factor)"))
+    padding: Pair = field(default=(0, 0), metadata=field_doc("padding removed from each side of the output"))
+    output_padding: Pair = field(default=(0, 0), metadata=field_doc("extra rows/cols added on one side"))
+    dilation: Pair = field(default=(1, 1), metadata=field_doc("dilation"))
+    groups: int = field(default=1, metadata=field_doc("channel groups"))
+    bias: bool = field(default=True, metadata=field_doc("learn a bias per output channel"))
 
     def check(self) -> None:
         need_positive(self, "out", "kernel", "stride", "dilation", "groups")

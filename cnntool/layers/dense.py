@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
+from .base import field_doc, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
 
 
 @register
@@ -24,8 +24,8 @@ class Linear(Layer):
     kind = "linear"
     doc = "fully connected layer (torch.nn.Linear); `linear: 4096` sets `out`."
     primary = "out"
-    out: int = field(metadata={"doc": "output features"})
-    bias: bool = field(default=True, metadata={"doc": "learn a bias per output"})
+    out: int = field(metadata=field_doc("output features"))
+    bias: bool = field(default=True, metadata=field_doc("learn a bias per output"))
 
     def check(self) -> None:
         if self.out <= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Optional
 
-from .base import Io, Layer, LayerError, Pair, Shape, need_dims, numel, register
+from .base import field_doc, Io, Layer, LayerError, Pair, Shape, need_dims, numel, register
 
 
 @register
@@ -53,8 +53,8 @@ class Crop(Layer):
     kind = "crop"
     doc = "centre crop to the size of another node (`like`) or to a fixed `size` (U-Net skips)."
     refs = ("like",)
-    like: Optional[str] = field(default=None, metadata={"doc": "node whose H×W to crop to"})
-    size: Optional[Pair] = field(default=None, metadata={"doc": "target size [h, w]"})
+    like: Optional[str] = field(default=None, metadata=field_doc("node whose H×W to crop to"))
+    size: Optional[Pair] = field(default=None, metadata=field_doc("target size [h, w]"))
 
     def check(self) -> None:
         if (self.like is None) == (self.size is None):

@@ -10,14 +10,11 @@ from dataclasses import field
 from functools import cache
 from typing import Optional
 
-from .base import GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
+from .base import field_doc, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
 from .conv import window_text
 
 _LINKED, _OPEN = frozenset("Xx"), frozenset(".-")
 
-
-def _doc(text: str) -> dict:
-    return {"doc": text}
 
 
 def parse_table(text: str) -> tuple[tuple[int, ...], ...]:
@@ -43,13 +40,13 @@ class PartialConv(Layer):
     kind = "partialconv"
     doc = ("convolution in which output map j reads only the input maps marked in column j of a "
            "connection table (LeNet-5's C3, Table I); the number of output maps is the column count.")
-    table: str = field(metadata=_doc(
+    table: str = field(metadata=field_doc(
         "connection table as text: one line per input map, one column per output map, 'X' connected, "
         "'.' not (spaces ignored)"))
-    kernel: Pair = field(metadata=_doc("kernel size, k or [kh, kw]"))
-    stride: Pair = field(default=(1, 1), metadata=_doc("stride"))
-    padding: Pair = field(default=(0, 0), metadata=_doc("zero padding per side"))
-    bias: bool = field(default=True, metadata=_doc("learn a bias per output map"))
+    kernel: Pair = field(metadata=field_doc("kernel size, k or [kh, kw]"))
+    stride: Pair = field(default=(1, 1), metadata=field_doc("stride"))
+    padding: Pair = field(default=(0, 0), metadata=field_doc("zero padding per side"))
+    bias: bool = field(default=True, metadata=field_doc("learn a bias per output map"))
 
     def check(self) -> None:
         if min(self.kernel + self.stride) <= 0 or min(self.padding) < 0:
@@ -108,9 +105,9 @@ class Subsample(Layer):
     doc = ("LeNet-5's trainable sub-sampling (S2, S4): per map, y = a · Σ(window) + b with a "
            "learned coefficient a and bias b; `subsample: 2` is 2×2 with stride 2.")
     primary = "kernel"
-    kernel: Pair = field(default=(2, 2), metadata=_doc("window size"))
-    stride: Optional[Pair] = field(default=None, metadata=_doc("stride; defaults to the kernel size"))
-    bias: bool = field(default=True, metadata=_doc("learn a bias per map"))
+    kernel: Pair = field(default=(2, 2), metadata=field_doc("window size"))
+    stride: Optional[Pair] = field(default=None, metadata=field_doc("stride; defaults to the kernel size"))
+    bias: bool = field(default=True, metadata=field_doc("learn a bias per map"))
 
     def strides(self) -> Pair:
         return self.stride or self.kernel
@@ -156,7 +153,7 @@ class RBF(Layer):
     doc = ("Euclidean radial basis function units (LeNet-5's output): y_i = Σ_j (x_j − w_ij)², "
            "one parameter vector per unit, no bias; `rbf: 10` sets `out`.")
     primary = "out"
-    out: int = field(metadata=_doc("number of units (classes)"))
+    out: int = field(metadata=field_doc("number of units (classes)"))
 
     def check(self) -> None:
         if self.out <= 0:

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import Io, Layer, LayerError, Shape, numel, register
+from .base import field_doc, Io, Layer, LayerError, Shape, numel, register
 
-
-def _doc(text: str) -> dict:
-    return {"doc": text}
 
 
 def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int,
@@ -17,7 +14,7 @@ def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int,
     if arg:
         name, default, text = arg
         namespace["__annotations__"][name] = "float"
-        namespace[name] = field(default=default, metadata=_doc(text))
+        namespace[name] = field(default=default, metadata=field_doc(text))
         namespace["primary"] = name
 
     def ops(self, io: Io) -> int:
@@ -57,7 +54,7 @@ class Dropout(Layer):
     kind = "dropout"
     doc = "dropout; the identity at inference, so it costs nothing here."
     primary = "p"
-    p: float = field(default=0.5, metadata=_doc("drop probability"))
+    p: float = field(default=0.5, metadata=field_doc("drop probability"))
 
     def check(self) -> None:
         if not 0 <= self.p < 1:
@@ -75,9 +72,9 @@ class Dropout(Layer):
 class BatchNorm(Layer):
     kind = "bn"
     doc = "batch normalisation (BatchNorm2d on maps, BatchNorm1d on vectors); inference cost."
-    eps: float = field(default=1e-5, metadata=_doc("ε added to the variance"))
-    momentum: float = field(default=0.1, metadata=_doc("running-statistics momentum"))
-    affine: bool = field(default=True, metadata=_doc("learn γ and β"))
+    eps: float = field(default=1e-5, metadata=field_doc("ε added to the variance"))
+    momentum: float = field(default=0.1, metadata=field_doc("running-statistics momentum"))
+    affine: bool = field(default=True, metadata=field_doc("learn γ and β"))
 
     def params(self, io: Io) -> int:
         return 2 * io.x[0] if self.affine else 0
@@ -102,10 +99,10 @@ class LocalResponseNorm(Layer):
     kind = "lrn"
     doc = "local response normalisation across channels (AlexNet; VGG A-LRN)."
     primary = "size"
-    size: int = field(default=5, metadata=_doc("channels in the window (n)"))
-    alpha: float = field(default=1e-4, metadata=_doc("α"))
-    beta: float = field(default=0.75, metadata=_doc("β"))
-    k: float = field(default=2.0, metadata=_doc("k (AlexNet and VGG use 2; PyTorch's default is 1)"))
+    size: int = field(default=5, metadata=field_doc("channels in the window (n)"))
+    alpha: float = field(default=1e-4, metadata=field_doc("α"))
+    beta: float = field(default=0.75, metadata=field_doc("β"))
+    k: float = field(default=2.0, metadata=field_doc("k (AlexNet and VGG use 2; PyTorch's default is 1)"))
 
     def check(self) -> None:
         if self.size <= 0:

@@ -4,13 +4,9 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Literal, Optional
 
-from .base import stride_notes
-from .base import GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
+from .base import GLOBAL, field_doc, stride_notes, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
 from .conv import window_text
 
-
-def _doc(text: str) -> dict:
-    return {"doc": text}
 
 
 class _Pool(Layer):
@@ -62,10 +58,10 @@ class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling (torch.nn.MaxPool2d); `maxpool: 2` is 2×2 with stride 2."
     torch_name = "MaxPool2d"
-    kernel: Pair = field(metadata=_doc("window size"))
-    stride: Optional[Pair] = field(default=None, metadata=_doc("stride; defaults to the kernel size"))
-    padding: Pair = field(default=(0, 0), metadata=_doc("implicit -inf padding per side"))
-    ceil_mode: bool = field(default=False, metadata=_doc("round the output size up, as PyTorch does"))
+    kernel: Pair = field(metadata=field_doc("window size"))
+    stride: Optional[Pair] = field(default=None, metadata=field_doc("stride; defaults to the kernel size"))
+    padding: Pair = field(default=(0, 0), metadata=field_doc("implicit -inf padding per side"))
+    ceil_mode: bool = field(default=False, metadata=field_doc("round the output size up, as PyTorch does"))
 
 
 @register
@@ -73,10 +69,10 @@ class AvgPool(_Pool):
     kind = "avgpool"
     doc = "average pooling (torch.nn.AvgPool2d, padding counted in the average)."
     torch_name = "AvgPool2d"
-    kernel: Pair = field(metadata=_doc("window size"))
-    stride: Optional[Pair] = field(default=None, metadata=_doc("stride; defaults to the kernel size"))
-    padding: Pair = field(default=(0, 0), metadata=_doc("zero padding per side"))
-    ceil_mode: bool = field(default=False, metadata=_doc("round the output size up, as PyTorch does"))
+    kernel: Pair = field(metadata=field_doc("window size"))
+    stride: Optional[Pair] = field(default=None, metadata=field_doc("stride; defaults to the kernel size"))
+    padding: Pair = field(default=(0, 0), metadata=field_doc("zero padding per side"))
+    ceil_mode: bool = field(default=False, metadata=field_doc("round the output size up, as PyTorch does"))
 
 
 @register
@@ -84,7 +80,7 @@ class AdaptiveAvgPool(Layer):
     kind = "adaptiveavgpool"
     doc = "adaptive average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d)."
     primary = "size"
-    size: Pair = field(metadata=_doc("output size, s or [h, w]"))
+    size: Pair = field(metadata=field_doc("output size, s or [h, w]"))
 
     def check(self) -> None:
         if min(self.size) <= 0:
@@ -156,7 +152,7 @@ class MaxUnpool(Layer):
     doc = ("max un-pooling with the switches of an earlier maxpool (torch.nn.MaxUnpool2d): "
            "each value goes back where the max came from; the output has that pool's input size.")
     refs = ("indices",)
-    indices: str = field(metadata=_doc("name of the maxpool node whose switches are reused"))
+    indices: str = field(metadata=field_doc("name of the maxpool node whose switches are reused"))
 
     def out_shape(self, io: Io) -> Shape:
         need_dims(io, 3, self.kind)
@@ -188,9 +184,9 @@ class Upsample(Layer):
     kind = "upsample"
     doc = "up-sampling by an integer factor (torch.nn.Upsample)."
     primary = "scale"
-    scale: int = field(default=2, metadata=_doc("integer scale factor"))
-    mode: Literal["nearest", "bilinear"] = field(default="nearest", metadata=_doc("interpolation"))
-    align_corners: Optional[bool] = field(default=None, metadata=_doc("bilinear only, as in PyTorch"))
+    scale: int = field(default=2, metadata=field_doc("integer scale factor"))
+    mode: Literal["nearest", "bilinear"] = field(default="nearest", metadata=field_doc("interpolation"))
+    align_corners: Optional[bool] = field(default=None, metadata=field_doc("bilinear only, as in PyTorch"))
 
     def check(self) -> None:
         if self.scale <= 0:

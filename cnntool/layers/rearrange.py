@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, register
+from .base import field_doc, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, register
 
-
-def _doc(text: str) -> dict:
-    return {"doc": text}
 
 
 @register
@@ -21,8 +18,8 @@ class ShortcutA(Layer):
     doc = ("ResNet option-A shortcut: the identity sub-sampled by `stride` (x[:, :, ::s, ::s]) with "
            "zero channels added up to `out`; no parameters.")
     primary = "out"
-    out: int = field(metadata=_doc("output channels (the extra ones are zeros)"))
-    stride: int = field(default=1, metadata=_doc("keep every stride-th row and column"))
+    out: int = field(metadata=field_doc("output channels (the extra ones are zeros)"))
+    stride: int = field(default=1, metadata=field_doc("keep every stride-th row and column"))
 
     def check(self) -> None:
         if self.out <= 0 or self.stride <= 0:
@@ -50,8 +47,8 @@ class Unflatten(Layer):
     kind = "unflatten"
     doc = "(C·H·W,) → (C, H, W), as torch.nn.Unflatten(1, (C, H, W)); the inverse of flatten."
     primary = "channels"
-    channels: int = field(metadata=_doc("C"))
-    size: Pair = field(metadata=_doc("H×W, s or [h, w]"))
+    channels: int = field(metadata=field_doc("C"))
+    size: Pair = field(metadata=field_doc("H×W, s or [h, w]"))
 
     def check(self) -> None:
         if self.channels <= 0 or min(self.size) <= 0:
