@@ -33,7 +33,7 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
             rows.append(_row(node, (), shape, None, batch, dtype_bytes, fields[node.name]))
             continue
         ins = tuple(shapes[name] for name in node.inputs)
-        refs = {key: _ref(nodes[target], shapes, nodes) for key, target in node.refs}
+        refs = {key: _ref(nodes[target], shapes) for key, target in node.refs}
         try:
             io = Io(ins, refs=refs)
             io = Io(ins, node.layer.out_shape(io), refs)
@@ -97,7 +97,7 @@ def _merge(rows: list[LayerRow], depth: int) -> LayerRow:
         loc=first.loc)
 
 
-def _ref(target: Node, shapes: dict, nodes: dict[str, Node]) -> Ref:
+def _ref(target: Node, shapes: dict) -> Ref:
     return Ref(target.kind, tuple(shapes[n] for n in target.inputs), shapes[target.name], target.layer)
 
 
