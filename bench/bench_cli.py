@@ -162,10 +162,10 @@ def bench_depth(depths: list[int], repeats: int, tmp: Path) -> dict:
 
 def phases(n: int, tmp: Path) -> dict:
     """Where the time of one deep call goes, in-process (imports already paid)."""
-    from cnntool.analysis import analyze
-    from cnntool.render import report_json
-    from cnntool.spec import SpecFile
-    from cnntool.yamlsource import load_yaml
+    from cnntool.analysis.analyze import analyze
+    from cnntool.render.tables import report_json
+    from cnntool.spec.file import SpecFile
+    from cnntool.spec.yamlsource import load_yaml
     section(f"in-process phases, literal chain of {n:,} layers (CPU seconds, best of 3; cumulative)")
     path = tmp / f"phases{n}.yaml"
     path.write_text(chain_yaml(n, literal=True))
@@ -228,7 +228,7 @@ def no_torch(runs: int = 5) -> dict:
 
 def profile(n: int, tmp: Path) -> None:
     """cProfile of the CLI in-process on the deepest literal chain: the top functions."""
-    from cnntool.cli import app
+    from cnntool.cli.main import app
     path = tmp / f"profile{n}.yaml"
     path.write_text(chain_yaml(n, literal=True))
     section(f"cProfile: cnntool flops <chain of {n:,}> --format json -o FILE (top 20 by own time)")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .analysis import analyze as _analyze
+from .analysis.analyze import analyze as _analyze
 from .errors import Loc, SpecError
 from .graph import Model, Node
-from .report import LayerRow, Report, Totals
-from .zoo import load
+from .analysis.report import LayerRow, Report, Totals
+from .spec.zoo import load
 
 __all__ = ["load", "analyze", "build", "Model", "Node", "Report", "LayerRow", "Totals",
            "SpecError", "Loc"]
@@ -29,8 +29,8 @@ def analyze(model: Model | str, batch: int = 1, input_shape: tuple[int, ...] | N
 
 
 def build(model: Model | str, input_shape: tuple[int, ...] | None = None, **kwargs: Any):
-    """The torch.nn.Module of a spec (imports torch; see cnntool.torchbuild)."""
-    from .torchbuild import build as _build
+    """The torch.nn.Module of a spec (imports torch; see cnntool.torch.build)."""
+    from .torch.build import build as _build
     if isinstance(model, str):
         model = load(model)
     return _build(model, input_shape, **kwargs)

@@ -38,7 +38,7 @@ class Model:
     file: str = ""
     variant: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
-    expect: tuple[Any, ...] = ()  # cnntool.expect.Expectation records
+    expect: tuple[Any, ...] = ()  # cnntool.spec.expect.Expectation records
     reference: str | None = None  # e.g. "torchvision.models.vgg16"
     accuracy: dict[str, Any] = field(default_factory=dict)
     loc: Loc = Loc("<spec>", 0, 0)

@@ -1,7 +1,7 @@
 import pytest
 
 import cnntool
-from cnntool.spec import SpecFile
+from cnntool.spec.file import SpecFile
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Report-level figures: peak inference memory and depth roll-ups."""
 import cnntool
-from cnntool.analysis import collapse
+from cnntool.analysis.analyze import collapse
 
 HEAD = "name: t\ninput: [1, 8, 8]\n"
 

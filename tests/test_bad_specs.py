@@ -100,8 +100,8 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("cnntool.cli") is None,
-                    reason="the CLI (cnntool.cli) is not there yet")
+@pytest.mark.skipif(importlib.util.find_spec("cnntool.cli.main") is None,
+                    reason="the CLI (cnntool.cli.main) is not there yet")
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_cli_prints_the_error_and_exits_2(case):
     result = subprocess.run([sys.executable, "-m", "cnntool", "shapes", str(case.path)], capture_output=True,
@@ -112,12 +112,12 @@ def test_cli_prints_the_error_and_exits_2(case):
 
 
 def test_alias_bomb_names_the_limit():
-    from cnntool.yamlsource import MAX_NODES
+    from cnntool.spec.yamlsource import MAX_NODES
     with pytest.raises(SpecError, match=f"more than {MAX_NODES:,} values"):
         cnntool.load(str(CORPUS / "alias_bomb.yaml"))
 
 
 def test_huge_repeat_names_the_limit():
-    from cnntool.expand import MAX_LAYERS
+    from cnntool.spec.expand import MAX_LAYERS
     with pytest.raises(SpecError, match=f"over the limit of {MAX_LAYERS:,} layers"):
         cnntool.load(str(CORPUS / "huge_repeat.yaml"))

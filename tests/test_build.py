@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import cnntool  # noqa: E402
-from cnntool.zoo import zoo  # noqa: E402
-from cnntool.torchbuild import layer_shapes, materialise, module_sizes  # noqa: E402
+from cnntool.spec.zoo import zoo  # noqa: E402
+from cnntool.torch.build import layer_shapes, materialise, module_sizes  # noqa: E402
 
 ZOO = sorted(zoo())
 # real CPU forwards only where they are cheap (conv+linear MACs at the spec's input, batch 1)
@@ -110,7 +110,7 @@ def test_graph_ops_run_with_the_analytic_shapes(graph_spec):
 
 
 def test_maxunpool_puts_values_back_where_the_maxima_were():
-    from cnntool.torchops import MaxUnpool
+    from cnntool.torch.ops import MaxUnpool
     x = torch.randn(1, 2, 5, 5)
     y, idx = nn.MaxPool2d(2, 2, return_indices=True)(x)  # 5 → 2: the last row/column is dropped
     out = MaxUnpool((2, 2), (2, 2), (0, 0), (5, 5))(y, idx)
@@ -158,7 +158,7 @@ def test_materialise_zero_fills_a_meta_module():
 
 
 def test_export_program_round_trips(tmp_path):
-    from cnntool.torchbuild import export_program
+    from cnntool.torch.build import export_program
     model = cnntool.load("lenet5-dense")
     net = cnntool.build(model).eval()
     path = tmp_path / "lenet.pt2"

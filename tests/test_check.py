@@ -8,10 +8,10 @@ import typer
 from typer.testing import CliRunner
 
 import cnntool
-from cnntool import check, check_torch
-from cnntool.check import Status, Step
-from cnntool.check_cli import register
-from cnntool.zoo import zoo
+from cnntool.check import run as check, torch_steps as check_torch
+from cnntool.check.run import Status, Step
+from cnntool.cli.check import register
+from cnntool.spec.zoo import zoo
 
 app = typer.Typer()
 register(app)
@@ -211,7 +211,7 @@ def test_pre_commit_hook_runs_the_fast_check():
 
 def test_importing_the_commands_does_not_import_torch():
     import subprocess
-    code = ("import sys, cnntool.check_cli, cnntool.check; "
+    code = ("import sys, cnntool.cli.check, cnntool.check.run; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'fvcore')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -3,7 +3,7 @@ and LeNet-5's own layer kinds (partialconv, subsample, rbf) against torch."""
 import pytest
 
 import cnntool
-from cnntool.expect import evaluate
+from cnntool.spec.expect import evaluate
 from cnntool.layers import REGISTRY, Io
 
 CLASSIC = ["lenet5", "lenet5-dense", "alexnet", "alexnet-2gpu", "alexnet-tv"]
@@ -208,7 +208,7 @@ def test_rbf_is_squared_distance():
 @pytest.mark.parametrize("name", ["lenet5", "lenet5-dense"])
 def test_built_lenet_matches_analysis(name):
     torch = pytest.importorskip("torch")
-    pytest.importorskip("cnntool.torchbuild")
+    pytest.importorskip("cnntool.torch.build")
     model = cnntool.load(name)
     rows = cnntool.analyze(model).layers
     net = cnntool.build(model).eval()

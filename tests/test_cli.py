@@ -7,7 +7,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from cnntool.cli import app
+from cnntool.cli.main import app
 
 runner = CliRunner()
 
@@ -75,7 +75,7 @@ def test_output_file(tmp_path):
 
 
 def test_path_and_variant_refs(tmp_path):
-    from cnntool.zoo import spec_dir
+    from cnntool.spec.zoo import spec_dir
     path = spec_dir() / "vgg.yaml"
     by_path = json.loads(run("params", f"{path}:vgg19", "-f", "json").stdout)
     assert by_path["totals"]["params"] == 143_667_240
@@ -118,7 +118,7 @@ def test_list_and_compare():
 
 
 def test_analysis_does_not_import_torch():
-    code = "import sys; from cnntool.cli import app; from typer.testing import CliRunner; " \
+    code = "import sys; from cnntool.cli.main import app; from typer.testing import CliRunner; " \
            "CliRunner().invoke(app, ['summary', 'vgg16']); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

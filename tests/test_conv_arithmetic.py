@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnntool
-from cnntool.spec import SpecFile
+from cnntool.spec.file import SpecFile
 
 
 def shape(i: int, *layers: dict, channels: int = 1) -> list[int]:

@@ -6,9 +6,9 @@ import typer
 from typer.testing import CliRunner
 
 import cnntool
-from cnntool.plot import ZooPoint, draw_layers, draw_zoo, zoo_points
-from cnntool.plot_cli import register
-from cnntool.zoo import zoo
+from cnntool.render.plot import ZooPoint, draw_layers, draw_zoo, zoo_points
+from cnntool.cli.plot import register
+from cnntool.spec.zoo import zoo
 
 pytest.importorskip("matplotlib")
 

@@ -17,10 +17,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
 import cnntool  # noqa: E402
-from cnntool.check_torch import MAC_OPS  # noqa: E402
+from cnntool.check.torch_steps import MAC_OPS  # noqa: E402
 from cnntool.layers import REGISTRY  # noqa: E402
-from cnntool.spec import SpecFile  # noqa: E402
-from cnntool.torchbuild import fvcore_counts, layer_shapes, module_sizes  # noqa: E402
+from cnntool.spec.file import SpecFile  # noqa: E402
+from cnntool.torch.build import fvcore_counts, layer_shapes, module_sizes  # noqa: E402
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -299,7 +299,7 @@ LOCATED = re.compile(r"^\S*spec\.yaml:\d+:\d+: error: \S", re.M)
 @given(invalid_specs())
 def test_invalid_specs_give_a_located_error_and_exit_2(case):
     from typer.testing import CliRunner
-    from cnntool.cli import app
+    from cnntool.cli.main import app
     mistake, text = case
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.yaml"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cnntool.schema import SCHEMA_FILE, schema_text, spec_schema
+from cnntool.spec.schema import SCHEMA_FILE, schema_text, spec_schema
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -23,8 +23,8 @@ def errors(validator, text: str) -> list[str]:
 
 def test_committed_schema_is_current():
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
-        "cnntool/spec.schema.json is stale (a layer kind, field or key changed); regenerate it with\n"
-        "    cnntool schema -o cnntool/spec.schema.json")
+        "cnntool/spec/spec.schema.json is stale (a layer kind, field or key changed); regenerate it with\n"
+        "    cnntool schema -o cnntool/spec/spec.schema.json")
 
 
 def test_schema_is_valid_draft_2020_12():
@@ -109,7 +109,7 @@ def test_block_calls_are_allowed_where_blocks_exist(validator):
 def test_schema_command_writes_the_file(tmp_path):
     from typer.testing import CliRunner
 
-    from cnntool.cli import app
+    from cnntool.cli.main import app
     out = tmp_path / "s.json"
     result = CliRunner().invoke(app, ["schema", "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -195,7 +195,7 @@ expect:
     r = analyze(m)
     assert r.row("concat1").inputs == ("input", "real.conv1")
     assert r.row("real").name == "real.conv1"
-    from cnntool.expect import evaluate
+    from cnntool.spec.expect import evaluate
     assert evaluate(m.expect, r) == (1, [])
 
 

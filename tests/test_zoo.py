@@ -6,8 +6,8 @@ The numbers and their sources live beside each spec (model_specs/*.yaml, `expect
 import pytest
 
 import cnntool
-from cnntool.expect import evaluate
-from cnntool.zoo import zoo
+from cnntool.spec.expect import evaluate
+from cnntool.spec.zoo import zoo
 
 ZOO = zoo()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import cnntool
-from cnntool.expect import evaluate
-from cnntool.zoo import zoo
+from cnntool.spec.expect import evaluate
+from cnntool.spec.zoo import zoo
 
 FILES = ("resnet.yaml", "resnet_cifar.yaml", "googlenet.yaml", "unet.yaml", "deconvnet.yaml",
          "hrnet.yaml", "yolo.yaml")

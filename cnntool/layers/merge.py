@@ -25,7 +25,7 @@ class Add(Layer):
         return (len(io.ins) - 1) * numel(io.out)
 
     def build(self, io: Io):
-        from ..torchops import Sum
+        from ..torch.ops import Sum
         return Sum()
 
 
@@ -44,7 +44,7 @@ class Concat(Layer):
         return (sum(shape[0] for shape in io.ins), *io.ins[0][1:])
 
     def build(self, io: Io):
-        from ..torchops import Concat as TorchConcat
+        from ..torch.ops import Concat as TorchConcat
         return TorchConcat()
 
 
@@ -76,5 +76,5 @@ class Crop(Layer):
         return f"to {self.like}" if self.like else f"to {self.size[0]}×{self.size[1]}"
 
     def build(self, io: Io):
-        from ..torchops import CenterCrop
+        from ..torch.ops import CenterCrop
         return CenterCrop(io.out[1], io.out[2])

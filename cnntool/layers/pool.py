@@ -174,7 +174,7 @@ class MaxUnpool(Layer):
 
     def build(self, io: Io):
         # the builder makes the referenced maxpool return its indices and passes them in
-        from ..torchops import MaxUnpool as TorchMaxUnpool
+        from ..torch.ops import MaxUnpool as TorchMaxUnpool
         pool = io.refs["indices"].layer
         return TorchMaxUnpool(pool.kernel, pool.strides(), pool.padding, io.out[1:])
 

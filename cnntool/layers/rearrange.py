@@ -38,7 +38,7 @@ class ShortcutA(Layer):
         return f"/{self.stride} +{self.out}ch" if self.stride > 1 else f"+{self.out}ch"
 
     def build(self, io: Io):
-        from ..torchops import ShortcutA as TorchShortcutA
+        from ..torch.ops import ShortcutA as TorchShortcutA
         return TorchShortcutA(self.stride, self.out - io.x[0])
 
 

@@ -13,7 +13,7 @@ import typer
 from benchkit import LayoutSensitive, tiny_source
 from typer.testing import CliRunner
 
-from cnntool.bench import cli
+from cnntool.cli import bench as cli
 from cnntool.bench.errors import BenchError
 
 QUICK = ["--iters", "5", "--warmup", "1", "--warmup-time", "0", "--threads", "1"]
@@ -180,7 +180,7 @@ def test_glue_builds_a_model_source(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_cli_module_does_not_import_torch() -> None:
     root = Path(__file__).resolve().parents[2]
-    code = "import sys, cnntool.bench.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, cnntool.cli.bench; assert 'torch' not in sys.modules, 'torch imported'"
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

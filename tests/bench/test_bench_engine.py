@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 import cnntool
-from cnntool.bench import cli
+from cnntool.cli import bench as cli
 
 pytestmark = pytest.mark.skipif(
     not all(hasattr(cnntool, f) for f in ("load", "analyze", "build")), reason="spec engine not present"

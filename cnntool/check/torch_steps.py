@@ -12,12 +12,12 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from .analysis import analyze
-from .check_results import TORCH_STEPS, Issue, Status, Step, StepResult, Target
-from .errors import Loc, SpecError
-from .graph import Model
-from .report import Report
-from .yamlsource import loc_of
+from ..analysis.analyze import analyze
+from .results import TORCH_STEPS, Issue, Status, Step, StepResult, Target
+from ..errors import Loc, SpecError
+from ..graph import Model
+from ..analysis.report import Report
+from ..spec.yamlsource import loc_of
 
 __all__ = ["StepLog", "torch_steps", "missing", "trace_input", "reference_builder", "reference_loc",
            "REFERENCE", "REFERENCE_KWARGS", "TRACE_BUDGET", "TRACE_BATCH", "BATCH2_BUDGET", "MAC_OPS",
@@ -102,7 +102,7 @@ def _layer_locs(model: Model) -> dict[str, Loc]:
 def _params(model: Model, report: Report, log: StepLog) -> Any:
     """Step 3: parameters and buffers of every node's module (meta device: nothing allocated).
     Returns the meta module for step 4, or None when it cannot be built."""
-    from .torchbuild import build, module_sizes
+    from ..torch.build import build, module_sizes
     try:
         net = build(model, device="meta", init=False, report=report)
     except SpecError as exc:  # a kind without a builder, or arguments torch refuses
@@ -165,7 +165,7 @@ def _fvcore(model: Model, report: Report, net: Any, log: StepLog) -> None:
     """Step 4: every layer's output shape in a batch-2 forward on meta at the spec's input, then
     fvcore's per-layer counts of a real CPU forward against the analysis at the traced size."""
     import torch
-    from .torchbuild import ForwardError, build, fvcore_counts, layer_shapes, materialise
+    from ..torch.build import ForwardError, build, fvcore_counts, layer_shapes, materialise
     locs = _layer_locs(model)
     issues: list[Issue] = []
     total, traced = len(report.layers), trace_input(model, report)
@@ -224,7 +224,7 @@ def _ops(ops: dict[str, int]) -> str:
 def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
     """Step 5: parameters and conv/linear MACs (fvcore, batch 1) of the named torchvision model."""
     import torch
-    from .torchbuild import fvcore_counts, materialise
+    from ..torch.build import fvcore_counts, materialise
     name = model.reference
     try:
         builder = reference_builder(name)

@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Loc, SpecError
+from ..errors import Loc, SpecError
 from .expr import ExprError, substitute
-from .graph import INPUT, Node
-from .layers import REGISTRY, Layer, LayerError
-from .layers.base import coerce, fields_of
+from ..graph import INPUT, Node
+from ..layers import REGISTRY, Layer, LayerError
+from ..layers.base import coerce, fields_of
 from .names import Names, Scope, suggest
 from .yamlsource import LocList, LocMap, loc_of
 

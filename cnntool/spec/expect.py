@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Loc, SpecError
-from .report import Report
+from ..errors import Loc, SpecError
+from ..analysis.report import Report
 from .yamlsource import LocList, LocMap, loc_of
 
 __all__ = ["Check", "Expectation", "Failure", "parse_expect", "evaluate", "TOTAL_KEYS", "LAYER_KEYS"]

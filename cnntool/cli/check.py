@@ -1,6 +1,6 @@
-"""`cnntool check` and `cnntool build`: thin typer commands over cnntool.check and cnntool.torchbuild.
+"""`cnntool check` and `cnntool build`: thin typer commands over cnntool.check.run and cnntool.torch.build.
 
-Rendering only: the checks live in cnntool.check. Importing this module never imports torch.
+Rendering only: the checks live in cnntool.check.run. Importing this module never imports torch.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import check as checks
-from . import check_torch
-from .check import CheckRun, Issue, ModelResult, Status, Step
+from ..check import run as checks
+from ..check import torch_steps as check_torch
+from ..check.run import CheckRun, Issue, ModelResult, Status, Step
 from .exits import guard
 
 __all__ = ["register", "CheckFormat", "check_command", "build_command"]
@@ -163,10 +163,10 @@ def build_command(
     _require("torch", what="`cnntool build`")
     if onnx is not None:
         _require("onnx", "onnxscript", what="`cnntool build --onnx`", install="pip install onnx onnxscript")
-    from . import torchbuild
-    from .cli import parse_shape
-    from .spec import parse_overrides
-    from .zoo import resolve
+    from ..torch import build as torchbuild
+    from .main import parse_shape
+    from ..spec.file import parse_overrides
+    from ..spec.zoo import resolve
     real = export is not None or onnx is not None  # exporting traces real tensors; printing needs none
     with _guard():
         shape = parse_shape(input)

@@ -1,6 +1,6 @@
 """Small torch modules for the graph ops that torch.nn lacks (merges, centre crop, un-pooling).
 
-Imported only by the layer kinds' ``build()`` methods and by cnntool.torchbuild, so it may import
+Imported only by the layer kinds' ``build()`` methods and by cnntool.torch.build, so it may import
 torch at module level: importing cnntool itself never reaches this file.
 """
 from __future__ import annotations

@@ -6,9 +6,9 @@ import math
 from collections import defaultdict
 from fractions import Fraction
 
-from .errors import SpecError
-from .graph import Model, Node
-from .layers import GLOBAL, Io, LayerError, Ref, Win
+from ..errors import SpecError
+from ..graph import Model, Node
+from ..layers import GLOBAL, Io, LayerError, Ref, Win
 from .report import RF, KindTotals, LayerRow, Report, Totals, Warning
 
 __all__ = ["analyze", "collapse"]

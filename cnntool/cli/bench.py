@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
-from .errors import BenchError
-from .measure import MAX_WARMUP_ITERS
+from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
+from ..bench.errors import BenchError
+from ..bench.measure import MAX_WARMUP_ITERS
 
 if TYPE_CHECKING:
-    from .source import ModelSource
+    from ..bench.source import ModelSource
 
 
 class OutputFormat(str, Enum):
@@ -36,7 +36,7 @@ def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
     import cnntool
     from cnntool.errors import SpecError
 
-    from .source import LayerSpec, ModelSource
+    from ..bench.source import LayerSpec, ModelSource
 
     try:
         model = cnntool.load(ref, args or None)
@@ -122,7 +122,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _warn(messages: list[str] | tuple[str, ...]) -> None:
-    from .report import warning_line
+    from ..bench.report import warning_line
 
     err = _stderr()
     for message in messages:
@@ -167,7 +167,7 @@ def bench(
 
         validate(config)
         source = load_source(model, parse_args(arg or []), config.input_shape)
-        from .runner import run_bench
+        from ..bench.runner import run_bench
 
         progress = _RichProgress()
         with progress.bar:
@@ -180,8 +180,8 @@ def bench(
 
 
 def _emit(result: Any, output: OutputFormat) -> None:
-    from .report import render
-    from .results import to_json
+    from ..bench.report import render
+    from ..bench.results import to_json
 
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
@@ -200,7 +200,7 @@ def bench_compare(
     Refuses (exit 2) results of different models or input shapes; warns about any
     other difference in configuration or environment and compares anyway.
     """
-    from .compare import compare, differences, ensure_comparable, load_result, render_compare
+    from ..bench.compare import compare, differences, ensure_comparable, load_result, render_compare
 
     try:
         data_a, data_b = load_result(a), load_result(b)

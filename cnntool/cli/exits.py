@@ -7,7 +7,7 @@ from typing import Iterator
 import typer
 from rich.console import Console
 
-from .errors import SpecError
+from ..errors import SpecError
 
 __all__ = ["guard"]
 

@@ -1,7 +1,7 @@
 """The `cnntool` command: a thin layer over cnntool's library API.
 
 Every command loads a model (built-in name or spec path), asks the library for a Report and
-hands it to cnntool.render. SpecError becomes `file:line:col: error: ...` and exit code 2 here,
+hands it to cnntool.render.tables. SpecError becomes `file:line:col: error: ...` and exit code 2 here,
 in one place.
 """
 from __future__ import annotations
@@ -19,17 +19,17 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
-from .analysis import analyze, collapse
-from .errors import Loc, SpecError
+from .. import __version__
+from ..analysis.analyze import analyze, collapse
+from ..errors import Loc, SpecError
 from .exits import guard
-from .expect import evaluate
-from .graph import Model
-from .render import Format, report_json, rich_table, rows_table, text_table
-from .report import Report
-from .spec import parse_overrides
-from .units import human, human_bytes
-from .zoo import ZooEntry, resolve, zoo
+from ..spec.expect import evaluate
+from ..graph import Model
+from ..render.tables import Format, report_json, rich_table, rows_table, text_table
+from ..analysis.report import Report
+from ..spec.file import parse_overrides
+from ..units import human, human_bytes
+from ..spec.zoo import ZooEntry, resolve, zoo
 
 __all__ = ["app", "main"]
 
@@ -242,7 +242,7 @@ def _expand_refs(refs: list[str]) -> list[ZooEntry]:
     for ref in refs:
         path = Path(ref)
         if ":" not in ref and path.suffix in (".yaml", ".yml") and path.exists():
-            from .spec import SpecFile
+            from ..spec.file import SpecFile
             spec = SpecFile(path)
             if spec.variants:
                 entries += [ZooEntry(v, spec, v) for v in spec.variants]
@@ -291,7 +291,7 @@ def _cell(value):
 def _register_extensions() -> None:
     """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
     import importlib
-    for module in ("check_cli", "bench.cli", "plot_cli", "schema"):
+    for module in ("cli.check", "cli.bench", "cli.plot", "spec.schema"):
         try:
             mod = importlib.import_module(f"cnntool.{module}")
         except ModuleNotFoundError as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Loc, SpecError
+from ..errors import Loc, SpecError
 
 __all__ = ["LocMap", "LocList", "load_yaml", "loc_of", "MAX_NODES", "MAX_DEPTH", "MAX_BYTES"]
 

@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Loc, SpecError
-from .graph import INPUT
+from ..errors import Loc, SpecError
+from ..graph import INPUT
 
 __all__ = ["Scope", "Names", "suggest"]
 

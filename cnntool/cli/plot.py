@@ -1,4 +1,4 @@
-"""`cnntool plot zoo` and `cnntool plot layers MODEL`: thin commands over cnntool.plot."""
+"""`cnntool plot zoo` and `cnntool plot layers MODEL`: thin commands over cnntool.render.plot."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from .analysis import analyze
+from ..analysis.analyze import analyze
 from . import exits
-from .plot import PlotError, check_output, draw_layers, draw_zoo, zoo_points
-from .spec import parse_overrides
-from .zoo import resolve, zoo
+from ..render.plot import PlotError, check_output, draw_layers, draw_zoo, zoo_points
+from ..spec.file import parse_overrides
+from ..spec.zoo import resolve, zoo
 
 __all__ = ["register"]
 

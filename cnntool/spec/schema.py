@@ -1,9 +1,9 @@
 """A JSON Schema (draft 2020-12) for spec files, generated from the code that reads them.
 
-Everything comes from the registries: the top-level and variant keys (cnntool.spec), the meta
-keys and constructs (cnntool.expand), each layer kind's fields with their types, defaults and
-docs (cnntool.layers), and the expect keys (cnntool.expect). Editors use it for completion,
-hover text and red squiggles; `cnntool schema -o cnntool/spec.schema.json` refreshes the copy
+Everything comes from the registries: the top-level and variant keys (cnntool.spec.file), the meta
+keys and constructs (cnntool.spec.expand), each layer kind's fields with their types, defaults and
+docs (cnntool.layers), and the expect keys (cnntool.spec.expect). Editors use it for completion,
+hover text and red squiggles; `cnntool schema -o cnntool/spec/spec.schema.json` refreshes the copy
 shipped with the package. It validates structure only: whether `conv: $width` resolves, or a
 `from:` names an earlier node, is for the analysis to say.
 
@@ -65,7 +65,7 @@ def type_schema(tp: Any) -> dict[str, Any]:
         return _with_expr({"type": simple[tp]})
     if tp is str:
         return {"type": "string"}
-    raise TypeError(f"cnntool.schema does not know the field type {tp!r}; add it to type_schema()")
+    raise TypeError(f"cnntool.spec.schema does not know the field type {tp!r}; add it to type_schema()")
 
 
 def _plain(value: Any) -> Any:
@@ -75,7 +75,7 @@ def _plain(value: Any) -> Any:
 
 
 def _fields(cls: type) -> dict[str, Any]:
-    from .layers.base import fields_of
+    from ..layers.base import fields_of
     props = {}
     for f in fields_of(cls):
         schema = {"description": f.doc + (" (required: here or under `defaults:`)" if f.required else ""),
@@ -88,7 +88,7 @@ def _fields(cls: type) -> dict[str, Any]:
 
 def _kind_value(kind: str, cls: type) -> dict[str, Any]:
     """`- relu`, `- conv: 64` (primary field), `- conv: {out: 64, ...}`, `- add: [a, b]`."""
-    from .layers.base import fields_of
+    from ..layers.base import fields_of
     forms: list[dict[str, Any]] = [{"type": "null"}, {"$ref": f"#/$defs/fields/{kind}"}]
     if cls.primary:
         forms.append(type_schema(next(f.type for f in fields_of(cls) if f.name == cls.primary)))
@@ -117,7 +117,7 @@ def _meta() -> dict[str, Any]:
 def _entry(open_: bool) -> dict[str, Any]:
     """One list item: a kind, a construct or (open_) a block call, plus optional meta keys."""
     from .expand import CONSTRUCTS, META_KEYS
-    from .layers import REGISTRY
+    from ..layers import REGISTRY
     suffix = "" if open_ else "_closed"
     kinds = sorted(REGISTRY)
     props = {kind: {"$ref": f"#/$defs/kinds/{kind}"} for kind in kinds}
@@ -156,7 +156,7 @@ def _parallel(suffix: str) -> dict[str, Any]:
 
 def _expect() -> tuple[dict[str, Any], dict[str, Any]]:
     from .expect import KIND_KEYS, LAYER_KEYS, TOTAL_KEYS
-    from .layers import REGISTRY
+    from ..layers import REGISTRY
     count = {"description": "an exact integer or a rounded figure: '138 M', '1.08 G', '3.8 G ± 0.1', '3.99 Gi'",
              "anyOf": [{"type": "integer"}, {"$ref": "#/$defs/figure"}]}
     shape = {"description": "a shape without the batch, e.g. [1000] or [64, 224, 224]",
@@ -183,7 +183,7 @@ def _expect() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _top(keys: dict[str, tuple[bool, str]]) -> dict[str, Any]:
-    from .check import REFERENCE  # the builders `cnntool check` accepts (never arbitrary code)
+    from ..check.run import REFERENCE  # the builders `cnntool check` accepts (never arbitrary code)
     shape = {"type": "array", "items": {"type": "integer", "minimum": 1},
              "anyOf": [{"minItems": 3, "maxItems": 3}, {"minItems": 1, "maxItems": 1}]}
     schemas: dict[str, Any] = {
@@ -202,8 +202,8 @@ def _top(keys: dict[str, tuple[bool, str]]) -> dict[str, Any]:
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema of a spec file, built from the live registries."""
     from .expand import CONSTRUCTS, META_KEYS
-    from .layers import REGISTRY
-    from .spec import TOP_KEYS, VARIANT_KEYS
+    from ..layers import REGISTRY
+    from .file import TOP_KEYS, VARIANT_KEYS
     kinds = sorted(REGISTRY)
     expect, expect_block = _expect()
     taken = [*kinds, *CONSTRUCTS, *META_KEYS]
@@ -252,7 +252,7 @@ def spec_schema() -> dict[str, Any]:
 
 
 def schema_text() -> str:
-    """The schema as written to cnntool/spec.schema.json (stable key order, UTF-8)."""
+    """The schema as written to cnntool/spec/spec.schema.json (stable key order, UTF-8)."""
     return json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -261,6 +261,6 @@ def register(app: typer.Typer) -> None:
     def schema(output: Annotated[Optional[Path], typer.Option(
             "--output", "-o", metavar="FILE", help="Write the schema to this file instead of stdout.")] = None) -> None:
         """The JSON Schema of spec files (for editors: `# yaml-language-server: $schema=...`)."""
-        from .cli import emit, guard
+        from ..cli.main import emit, guard
         with guard():
             emit(schema_text(), output)

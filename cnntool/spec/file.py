@@ -6,11 +6,11 @@ from typing import Any
 
 import yaml
 
-from .errors import Loc, SpecError
+from ..errors import Loc, SpecError
 from .expand import CONSTRUCTS, META_KEYS, Block, Expander, suggest
 from .expect import parse_expect
-from .graph import Model
-from .layers import REGISTRY
+from ..graph import Model
+from ..layers import REGISTRY
 from .yamlsource import LocList, LocMap, load_yaml, loc_of
 
 __all__ = ["SpecFile", "read_spec", "TOP_KEYS", "VARIANT_KEYS"]

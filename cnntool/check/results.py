@@ -1,6 +1,6 @@
 """The typed records of `cnntool check`: what to check (Target) and what each step found.
 
-Plain data, no checking: cnntool.check fills them, cnntool.check_cli renders them.
+Plain data, no checking: cnntool.check.run fills them, cnntool.cli.check renders them.
 """
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from .errors import Loc, SpecError
-from .spec import SpecFile
+from ..errors import Loc, SpecError
+from ..spec.file import SpecFile
 
 __all__ = ["Step", "TORCH_STEPS", "Status", "Issue", "StepResult", "ModelResult", "CheckRun", "Target"]
 

@@ -7,10 +7,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import Loc, SpecError
+from ..errors import Loc, SpecError
 from .expand import suggest
-from .graph import Model
-from .spec import SpecFile
+from ..graph import Model
+from .file import SpecFile
 
 __all__ = ["ZooEntry", "zoo", "spec_dir", "load", "resolve"]
 

@@ -16,11 +16,11 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .analysis import analyze
-from .errors import SpecError
-from .graph import INPUT, Model
-from .layers import Io, Ref
-from .report import Report
+from ..analysis.analyze import analyze
+from ..errors import SpecError
+from ..graph import INPUT, Model
+from ..layers import Io, Ref
+from ..analysis.report import Report
 
 __all__ = ["build", "node_ios", "SpecNet", "Scope", "initialise", "export_program", "export_onnx",
            "ForwardError", "materialise", "module_sizes", "layer_shapes", "fvcore_counts"]
@@ -188,7 +188,7 @@ def export_onnx(net: nn.Module, model: Model, path: Path, input_shape: tuple[int
                       input_names=["input"], output_names=["output"])
 
 
-# -- counting adapters (cnntool.check): shapes and counts pulled out of torch and fvcore --------
+# -- counting adapters (cnntool.check.run): shapes and counts pulled out of torch and fvcore --------
 
 class ForwardError(RuntimeError):
     """A forward pass failed inside the module of node ``name``."""

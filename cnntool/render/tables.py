@@ -10,8 +10,8 @@ from typing import Any, Callable
 from rich.table import Table
 from rich.text import Text
 
-from .report import LayerRow, Report
-from .units import human, human_bytes, plain, shape_text
+from ..analysis.report import LayerRow, Report
+from ..units import human, human_bytes, plain, shape_text
 
 __all__ = ["Format", "Column", "COLUMNS", "VIEWS", "report_json", "rows_table", "text_table",
            "JSON_VERSION"]

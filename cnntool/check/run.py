@@ -3,15 +3,15 @@ with what torch builds from it, with fvcore's counts and with the torchvision mo
 
 Steps, each a column of the CLI table:
   parse        the spec reads, validates and its shapes are consistent (warnings listed)
-  expect       `expect:` totals and per-layer values hold (cnntool.expect)
+  expect       `expect:` totals and per-layer values hold (cnntool.spec.expect)
   params       the built module's parameters and buffers equal the analysis, layer by layer (meta)
   fvcore       fvcore's count of a real CPU forward equals ours layer by layer (conv/linear MACs
                and the whole `fvcore` column), and the forward's output shape is the analytic one
   torchvision  parameters and conv/linear MACs equal the `reference:` torchvision model's
 torch, torchvision and fvcore are imported inside functions; without them steps 3–5 are skipped.
 
-This module collects the targets and runs steps 1–2; the records live in cnntool.check_results,
-steps 3–5 in cnntool.check_torch. Both are re-exported here, the public API of `cnntool check`.
+This module collects the targets and runs steps 1–2; the records live in cnntool.check.results,
+steps 3–5 in cnntool.check.torch_steps. Both are re-exported here, the public API of `cnntool check`.
 """
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .analysis import analyze
-from .check_results import TORCH_STEPS, CheckRun, Issue, ModelResult, Status, Step, StepResult, Target
-from .check_torch import REFERENCE, TRACE_BUDGET, StepLog, reference_builder, reference_loc, torch_steps
-from .errors import Loc, SpecError
-from .expect import evaluate
-from .graph import Model
-from .report import Report
-from .spec import SpecFile
-from .zoo import resolve, spec_dir
+from ..analysis.analyze import analyze
+from .results import TORCH_STEPS, CheckRun, Issue, ModelResult, Status, Step, StepResult, Target
+from .torch_steps import REFERENCE, TRACE_BUDGET, StepLog, reference_builder, reference_loc, torch_steps
+from ..errors import Loc, SpecError
+from ..spec.expect import evaluate
+from ..graph import Model
+from ..analysis.report import Report
+from ..spec.file import SpecFile
+from ..spec.zoo import resolve, spec_dir
 
 __all__ = ["Step", "Status", "Issue", "StepResult", "ModelResult", "CheckRun", "Target",
            "check_paths", "collect", "check_target", "reference_builder", "REFERENCE", "TRACE_BUDGET"]

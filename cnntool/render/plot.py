@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .analysis import analyze
-from .report import Report
-from .zoo import ZooEntry
+from ..analysis.analyze import analyze
+from ..analysis.report import Report
+from ..spec.zoo import ZooEntry
 
 __all__ = ["ZooPoint", "PlotError", "PlotUnavailable", "FORMATS", "check_output", "zoo_points",
            "draw_zoo", "draw_layers"]

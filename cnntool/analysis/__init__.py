@@ -1,0 +1,1 @@
+"""Analysis: Model -> Report (shapes, parameters, MACs, receptive fields, memory), torch-free."""

@@ -1,0 +1,1 @@
+"""Rendering: Report -> table | json | csv | markdown, and plots. Never computes."""

@@ -1,0 +1,1 @@
+"""The spec language: YAML text -> Model (loading, expressions, expansion, expect blocks, zoo)."""
