@@ -153,10 +153,11 @@ def test_only_torchvision_model_builders_are_accepted(tmp_path, reference):
 
 def test_without_torch_steps_1_and_2_run_and_the_rest_say_why(monkeypatch, good):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
-    result = invoke("check", good)
-    assert result.exit_code == 0, result.output
-    assert "torch is not installed" in result.stdout and "cnntool[torch]" in result.stdout
-    (model,) = check.check_paths([good]).models
+    result = invoke("check", good)  # the command: one line naming the extra, exit 2 (a CI job must not pass)
+    assert result.exit_code == 2, result.output
+    assert "torch is not installed" in result.stderr and "cnntool[torch]" in result.stderr
+    assert invoke("check", "--fast", good).exit_code == 0
+    (model,) = check.check_paths([good]).models  # the library: steps 3-5 skipped, with the reason
     assert [s.status for s in model.steps] == [Status.ok, Status.ok] + [Status.skipped] * 3
 
 

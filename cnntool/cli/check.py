@@ -55,6 +55,8 @@ def check_command(
     """Check spec files: they parse, meet their `expect:` numbers, and agree with the PyTorch module
     built from them, fvcore's counts and the torchvision model they name. Exit 0 all hold, 1 a check
     failed, 2 a spec cannot be read."""
+    if not fast:  # a CI job without torch must not pass on steps 1-2 alone
+        _require("torch", what="`cnntool check` (steps 3-5; `--fast` runs steps 1-2 without torch)")
     with _progress() as update:
         run = checks.check_paths(paths or [], fast=fast, progress=update)
     if format is CheckFormat.json:
@@ -156,8 +158,10 @@ def build_command(
         export: Annotated[Optional[Path], typer.Option(
             "--export", help="Save a torch.export program, dynamic batch (.pt2; torch.export.load).")] = None,
         onnx: Annotated[Optional[Path], typer.Option("--onnx", help="Save an ONNX graph (needs `onnx`).")] = None,
-        input: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape C,H,W.")] = None,
-        set: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value.")] = None,
+        input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="C,H,W",
+                                                     help="Input shape (default: the spec's).")] = None,
+        set: Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                         help="Override a spec argument (repeatable).")] = None,
 ) -> None:
     """Build the PyTorch module of a spec: print it or export it."""
     _require("torch", what="`cnntool build`")
