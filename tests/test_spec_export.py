@@ -33,7 +33,8 @@ def test_exported_spec_reproduces_the_builtin(name, tmp_path):
     assert [(r.name, r.out_shape, r.params, r.macs) for r in a.layers] == \
            [(r.name, r.out_shape, r.params, r.macs) for r in b.layers]
     assert mine.name == name and mine.args == theirs.args and mine.input_shape == theirs.input_shape
-    assert (mine.reference, mine.accuracy, mine.description) == (theirs.reference, theirs.accuracy, theirs.description)
+    assert (mine.reference, mine.accuracy, mine.description, mine.source, mine.notes) == \
+           (theirs.reference, theirs.accuracy, theirs.description, theirs.source, theirs.notes)
     count, failures = evaluate(mine.expect, a)
     assert (count, failures) == (evaluate(theirs.expect, b)[0], [])
     sources = [block.source for block in mine.expect]

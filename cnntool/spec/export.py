@@ -82,11 +82,20 @@ def _args(base: _Source, values: dict[str, Any], variant: str) -> str:
     for key in args:
         start, end = inner[key]
         if key in values:
-            indent = " " * (args.key_locs[key].col - 1)
-            out.append(f"{indent}{key}: {_flow(values[key])}   # {variant}'s value\n")
+            line = f"{' ' * (args.key_locs[key].col - 1)}{key}: {_flow(values[key])}"
+            column = base.lines[start].find("  # ") + 2  # keep the family's comments aligned
+            out.append(f"{line.ljust(column if column > len(line) else len(line) + 3)}# {variant}'s value\n")
         else:
             out.append("".join(base.lines[start:end]))
     return "".join(out).rstrip("\n") + "\n"
+
+
+def _notes(top: _Source, var: _Source) -> str:
+    """The family's notes, a blank line, the variant's: as SpecFile.model joins them (with a newline)."""
+    mine, theirs = top.text("notes"), var.text("notes")
+    if mine.startswith("notes: >-\n") and theirs.startswith("notes: >-\n"):
+        return mine + "\n" + theirs.removeprefix("notes: >-\n")
+    return _block("notes", f"{top.mapping['notes'].strip()}\n{var.mapping['notes'].strip()}")
 
 
 def export_spec(spec: SpecFile, variant: str | None, text: str, command: str = "") -> str:
@@ -108,7 +117,7 @@ def export_spec(spec: SpecFile, variant: str | None, text: str, command: str = "
         elif key == "args" and "args" in part:
             out.append(_args(top, dict(part["args"]), variant))
         elif key == "notes" and "notes" in part:
-            out.append(_block("notes", f"{spec.doc['notes'].strip()}\n{part['notes'].strip()}"))
+            out.append(_notes(top, var))
         elif key in part:
             out.append(var.text(key))
         elif key not in ("reference", "accuracy", "expect"):  # a variant has only its own
