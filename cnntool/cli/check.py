@@ -103,8 +103,9 @@ def _cell(model: ModelResult, step: Step) -> str:
 def _print_table(run: CheckRun) -> None:
     out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
     table = Table(title="cnntool check", title_justify="left", header_style="bold")
-    for title in ("model", "file", *COLUMNS.values(), "time"):
-        table.add_column(title, justify="right" if title == "time" else "left")
+    for title in ("model", "file", *COLUMNS.values(), "time"):  # text folds; counts and times stay whole
+        table.add_column(title, justify="right" if title == "time" else "left", overflow="fold",
+                         no_wrap=title in ("time", "expect"))
     for m in run.models:
         table.add_row(escape(m.name), escape(m.file), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
     out.print(table)
