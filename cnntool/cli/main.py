@@ -14,25 +14,20 @@ import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
 
-try:  # typer 0.29 vendors click; older releases use click itself
-    from typer._click import exceptions as clicks
-except ImportError:  # pragma: no cover
-    from click import exceptions as clicks
 
 from .. import __version__
 from ..analysis.analyze import analyze, collapse
 from ..errors import Loc, SpecError
-from .exits import guard
+from .exits import CliGroup, guard
 from ..spec.expect import evaluate
 from ..graph import Model
 from ..render.fit import FitColumn, fitted_table, hidden_line
-from ..render.tables import Format, fitted_report_table, pick_columns, report_json, rows_table, text_table
+from ..render.tables import COLUMNS, Format, fitted_report_table, pick_columns, report_json, rows_table, text_table
 from ..analysis.report import Report
 from ..spec.file import parse_overrides
 from ..units import human, human_bytes
@@ -40,35 +35,7 @@ from ..spec.zoo import ZooEntry, resolve, zoo
 
 __all__ = ["app", "main"]
 
-class _Group(TyperGroup):
-    """click's usage errors in our voice (`--depth: error: …` and a hint, exit 2), not `Error: Invalid value`."""
-
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
-        try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
-        except clicks.UsageError as exc:
-            if isinstance(exc, getattr(clicks, "NoArgsIsHelpError", ())):
-                exc.show()  # `cnntool` alone: the help
-            else:
-                param = getattr(exc, "param", None)
-                help_path = exc.ctx.command_path if exc.ctx else "cnntool"
-                option = param is not None and getattr(param, "param_type_name", "") == "option"
-                where = max(param.opts, key=len) if option else help_path
-                err.print(f"{where}: error: {exc.format_message()}", markup=False)
-                err.print(f"{where}: hint: `{help_path} --help` lists the arguments and options", markup=False)
-            sys.exit(exc.exit_code)
-        except clicks.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except clicks.Abort:
-            err.print("Aborted.", markup=False)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+app = typer.Typer(cls=CliGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Analyse convolutional networks from YAML specs: shapes, parameters, MACs, "
                        "FLOPs, memory and receptive fields, without importing torch.")
 # piped output (CI logs, files) is not squeezed into 80 columns
@@ -99,9 +66,7 @@ DepthOpt = Annotated[Optional[int], typer.Option(
     "--depth", "-d", min=1, metavar="N", help="Roll layers up to N levels of their dotted names (blocks).")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the output-size arithmetic of every layer.")]
 ColumnsOpt = Annotated[Optional[str], typer.Option(
-    "--columns", metavar="COL,COL", help="Columns to show, e.g. layer,output,params,macs (table/csv/markdown); "
-                                         "all: layer,kind,detail,from,input,output,params,buffers,params%,macs,"
-                                         "macs%,flops,fvcore,memory,rf.")]
+    "--columns", metavar="COL,COL", help="Columns to show, in order (table/csv/markdown), of: " + ", ".join(COLUMNS) + ".")]
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -365,21 +330,6 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=version_ca
 
 
 _register_extensions()
-
-
-def _whole_short_help() -> None:
-    """`cnntool --help` lists each command with its whole first sentence, not click's cut at '...'."""
-    import inspect
-    groups = [app, *(g.typer_instance for g in app.registered_groups)]
-    for info in (info for group in groups for info in group.registered_commands):
-        doc = info.help or inspect.getdoc(info.callback) or ""
-        info.short_help = info.short_help or doc.split("\n\n")[0].replace("\n", " ").split(". ")[0].rstrip(".") + "."
-    for group in app.registered_groups:
-        doc = group.help or group.typer_instance.info.help or ""
-        group.short_help = group.short_help or doc.split("\n\n")[0].replace("\n", " ")
-
-
-_whole_short_help()
 
 
 def main() -> None:

@@ -63,7 +63,7 @@ def plot_layers(model: Annotated[str, typer.Argument(help="Built-in model or spe
 
 def register(app: typer.Typer) -> None:
     """Add the `plot` command group to the `cnntool` app."""
-    group = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    group = typer.Typer(cls=exits.CliGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                         help="Charts of the zoo or of one model (needs matplotlib: pip install 'cnntool[plot]').")
     group.command("zoo")(plot_zoo)
     group.command("layers")(plot_layers)
