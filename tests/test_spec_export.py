@@ -90,3 +90,25 @@ def test_builtin_locations_open_from_anywhere(tmp_path, monkeypatch):
     monkeypatch.chdir(Path(data["file"]).parent)  # below it: relative
     data = json.loads(runner.invoke(app, ["shapes", "alexnet", "-f", "json"]).stdout)
     assert data["file"] == "alexnet.yaml" and data["layers"][1]["loc"].startswith("alexnet.yaml:")
+
+
+def test_a_variant_of_any_file_even_in_flow_style(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fam.yaml").write_text("""name: fam
+input: [3, 32, 32]
+args: {width: 8, classes: 10}   # flow style: re-dumped, not spliced
+layers: [{conv: {out: $width, kernel: 3}}, relu, globalavgpool, flatten, {linear: $classes}]
+variants:
+  small: {args: {width: 4}, expect: [{source: "3·3·3·4 + 4 conv, 4·10 + 10 linear", params: 162}]}
+  big:
+    args: {width: 16}
+    input: [3, 64, 64]
+""")
+    for variant, params in (("small", 162), ("big", 3 * 3 * 3 * 16 + 16 + 16 * 10 + 10)):  # weights + biases
+        result = runner.invoke(app, ["spec", f"fam.yaml:{variant}", "-o", f"{variant}.yaml"])
+        assert result.exit_code == 0, result.output
+        model = SpecFile(tmp_path / f"{variant}.yaml").model()
+        assert cnntool.analyze(model).totals.params == params and model.name == variant
+    assert SpecFile(tmp_path / "big.yaml").model().input_shape == (3, 64, 64)
+    assert evaluate(SpecFile(tmp_path / "small.yaml").model().expect, cnntool.analyze(
+        SpecFile(tmp_path / "small.yaml").model())) == (1, [])
