@@ -120,6 +120,7 @@ def test_github_format_escapes_and_annotates_warnings(tmp_path):
     assert "title=cnntool check odd (parse)::" in line and "stride does not divide" in line
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_torchvision_reference_vgg11():
     # references.md, torchvision 0.29.1 table: vgg11 132,863,336 params, 7,609,090,048 conv+linear MACs
     (model,) = check.check_paths(["vgg11"]).models
@@ -130,6 +131,7 @@ def test_torchvision_reference_vgg11():
     assert (report.totals.params, report.totals.macs) == (132_863_336, 7_609_090_048)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_torchvision_mismatch_points_at_the_reference(tmp_path):
     text = GOOD.replace("{macs}", str(MACS)) + "reference: torchvision.models.resnet18\n"
     path = write(tmp_path, text)
