@@ -94,5 +94,5 @@ def test_columns_picks_and_orders(monkeypatch):
 def test_unknown_column_is_our_error():
     result = runner.invoke(main.app, ["summary", "vgg16", "--columns", "layer,parms"])
     assert result.exit_code == 2
-    assert "--columns: error: --columns: no column 'parms'" in result.stderr and "did you mean 'params'" in result.stderr
+    assert "--columns: error: no column 'parms'" in result.stderr and "did you mean 'params'" in result.stderr
     assert set(COLUMNS) <= set(result.stderr.replace(",", " ").split())

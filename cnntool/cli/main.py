@@ -19,15 +19,15 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.console import Console
 
-
 from .. import __version__
 from ..analysis.analyze import analyze, collapse
 from ..errors import Loc, SpecError
 from .exits import CliGroup, guard
+from ..spec.expand import suggest
 from ..spec.expect import evaluate
 from ..graph import Model
 from ..render.fit import FitColumn, fitted_table, hidden_line
-from ..render.tables import COLUMNS, Format, fitted_report_table, pick_columns, report_json, rows_table, text_table
+from ..render.tables import COLUMNS, Format, fitted_report_table, report_json, rows_table, text_table
 from ..analysis.report import Report
 from ..spec.file import parse_overrides
 from ..units import human, human_bytes
@@ -79,6 +79,19 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     if len(shape) not in (1, 3) or min(shape) <= 0:
         raise SpecError(f"--input takes C,H,W of positive integers, got {text!r}", Loc("--input", 0, 0))
     return shape
+
+
+def pick_columns(text: str | None) -> list[str] | None:
+    """``--columns layer,output,macs`` -> the column keys, checked."""
+    if text is None:
+        return None
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in COLUMNS]
+    if unknown or not keys:
+        close = suggest(unknown[0], COLUMNS) if unknown else ""
+        raise SpecError(f"no column {unknown[0]!r}" if unknown else "--columns names no column",
+                        Loc("--columns", 0, 0), hint="; ".join(filter(None, [close, "columns: " + ", ".join(COLUMNS)])))
+    return keys
 
 
 def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: list[str] | None = None,
@@ -291,8 +304,7 @@ def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str, output:
         table, hidden = fitted_table(fit, cells, console.width, title=title, title_justify="left", header_style="bold")
         console.print(table)
         if hidden:
-            console.print(hidden_line(hidden, console.width).replace("pick columns with --columns, or ", ""),
-                          highlight=False, style="dim")
+            console.print(hidden_line(hidden, console.width, columns_option=False), highlight=False, style="dim")
 
 
 # narrow terminals: the description wraps; then these go, in this order

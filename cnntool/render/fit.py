@@ -75,7 +75,7 @@ def fitted_table(columns: list[FitColumn], rows: list[list[str]], width: int | N
     return table, [c.title for c, w in zip(columns, widths) if w is None]
 
 
-def hidden_line(hidden: list[str], width: int | None) -> str:
+def hidden_line(hidden: list[str], width: int | None, columns_option: bool = True) -> str:
     """What was left out to fit, and how to get it back."""
-    return (f"(not shown at {width} columns: {', '.join(hidden)}; pick columns with --columns, "
-            "or use a wider terminal or --format csv|json)")
+    pick = "pick columns with --columns, or " if columns_option else ""
+    return f"(not shown at {width} columns: {', '.join(hidden)}; {pick}use a wider terminal or --format csv|json)"

@@ -9,13 +9,12 @@ from typing import Any, Callable
 
 from rich.table import Table
 
-from .fit import FitColumn, fitted_table
-
 from ..analysis.report import LayerRow, Report
 from ..units import human, human_bytes, plain, shape_text
+from .fit import FitColumn, fitted_table
 
 __all__ = ["Format", "Column", "COLUMNS", "VIEWS", "report_json", "rows_table", "text_table",
-           "JSON_VERSION", "pick_columns", "fitted_report_table"]
+           "JSON_VERSION", "fitted_report_table"]
 
 JSON_VERSION = 1
 
@@ -133,22 +132,6 @@ def view_columns(report: Report, view: str, columns: list[str] | None = None) ->
         return [COLUMNS[k] for k in columns]
     keys = VIEWS[view] if is_graph(report) else [k for k in VIEWS[view] if k != "from"]
     return [COLUMNS[k] for k in keys]
-
-
-def pick_columns(text: str | None) -> list[str] | None:
-    """``--columns layer,output,macs`` -> the column keys, checked."""
-    if text is None:
-        return None
-    keys = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in keys if k not in COLUMNS]
-    if unknown or not keys:
-        from ..errors import Loc, SpecError
-        from ..spec.expand import suggest
-        raise SpecError(f"--columns: no column {unknown[0]!r}" if unknown else "--columns names no column",
-                        Loc("--columns", 0, 0), hint=(suggest(unknown[0], COLUMNS) + "; " if unknown and
-                                                      suggest(unknown[0], COLUMNS) else "")
-                        + "columns: " + ", ".join(COLUMNS))
-    return keys
 
 
 def rows_table(report: Report, view: str, keys: bool = False,
