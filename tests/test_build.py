@@ -55,6 +55,7 @@ layers:
     return str(path)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", ZOO)
 def test_meta_build_matches_analysis_layer_by_layer(name):
     model = cnntool.load(name)
@@ -67,6 +68,7 @@ def test_meta_build_matches_analysis_layer_by_layer(name):
         assert sizes[row.name] == (row.params, row.buffers), row.name  # reachable by its dotted name
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", ZOO)
 def test_meta_forward_gives_every_analytic_shape(name):
     model = cnntool.load(name)
@@ -79,6 +81,7 @@ def test_meta_forward_gives_every_analytic_shape(name):
         assert shapes[row.name] == (2, *row.out_shape), row.name
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", SMALL)
 def test_cpu_forward_shape_of_small_models(name):
     model = cnntool.load(name)
@@ -127,6 +130,7 @@ def test_values_are_freed_after_their_last_reader(graph_spec):
     assert all(net._output not in step.free for step in net._steps)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_initialisation_is_torchvisions():
     torch.manual_seed(0)
     net = cnntool.build("vgg11-bn")
@@ -157,6 +161,7 @@ def test_materialise_zero_fills_a_meta_module():
     assert not net.training
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_export_program_round_trips(tmp_path):
     from cnntool.torch.build import export_program
     model = cnntool.load("lenet5-dense")

@@ -55,6 +55,8 @@ def check_command(
     """Check spec files: they parse, meet their `expect:` numbers, and agree with the PyTorch module
     built from them, fvcore's counts and the torchvision model they name. Exit 0 all hold, 1 a check
     failed, 2 a spec cannot be read."""
+    if not fast:  # a CI job without torch must not pass on steps 1-2 alone
+        _require("torch", what="`cnntool check` (steps 3-5; `--fast` runs steps 1-2 without torch)")
     with _progress() as update:
         run = checks.check_paths(paths or [], fast=fast, progress=update)
     if format is CheckFormat.json:
@@ -101,8 +103,9 @@ def _cell(model: ModelResult, step: Step) -> str:
 def _print_table(run: CheckRun) -> None:
     out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
     table = Table(title="cnntool check", title_justify="left", header_style="bold")
-    for title in ("model", "file", *COLUMNS.values(), "time"):
-        table.add_column(title, justify="right" if title == "time" else "left")
+    for title in ("model", "file", *COLUMNS.values(), "time"):  # text folds; counts and times stay whole
+        table.add_column(title, justify="right" if title == "time" else "left", overflow="fold",
+                         no_wrap=title in ("time", "expect"))
     for m in run.models:
         table.add_row(escape(m.name), escape(m.file), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
     out.print(table)
@@ -156,8 +159,10 @@ def build_command(
         export: Annotated[Optional[Path], typer.Option(
             "--export", help="Save a torch.export program, dynamic batch (.pt2; torch.export.load).")] = None,
         onnx: Annotated[Optional[Path], typer.Option("--onnx", help="Save an ONNX graph (needs `onnx`).")] = None,
-        input: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape C,H,W.")] = None,
-        set: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value.")] = None,
+        input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="C,H,W",
+                                                     help="Input shape (default: the spec's).")] = None,
+        set: Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                         help="Override a spec argument (repeatable).")] = None,
 ) -> None:
     """Build the PyTorch module of a spec: print it or export it."""
     _require("torch", what="`cnntool build`")

@@ -7,6 +7,7 @@ so an alias bomb fails fast instead of eating memory.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,9 @@ def _parse_hint(message: str, text: str, mark: yaml.Mark | None) -> str:
     lines = text.splitlines()
     if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
         return "YAML does not allow tabs for indentation; use spaces"
+    if mark is not None and mark.line < len(lines) and re.search(r"\$\{[^}]*\s", lines[mark.line]) \
+            and ("expected ',' or '}'" in message or "expected ',' or ']'" in message):
+        return 'inside {…} or […] an expression with spaces needs quotes: "${2 * width}"'
     return ""
 
 
