@@ -7,7 +7,7 @@ from typing import Any
 from .errors import Loc
 from .layers import Layer
 
-__all__ = ["Node", "Model", "INPUT"]
+__all__ = ["Node", "Model", "INPUT", "live_nodes"]
 
 INPUT = "input"
 
@@ -43,3 +43,14 @@ class Model:
     accuracy: dict[str, Any] = field(default_factory=dict)
     loc: Loc = Loc("<spec>", 0, 0)
     aliases: dict[str, str] = field(default_factory=dict)  # block/branch name -> its output node
+
+
+def live_nodes(model: Model) -> frozenset[str]:
+    """The nodes the output depends on (through inputs and refs): what an inference pass runs.
+    Others (a training-only head such as Inception-v3's AuxLogits) hold parameters but cost nothing."""
+    live = {model.nodes[-1].name}
+    for node in reversed(model.nodes):
+        if node.name in live:
+            live.update(node.inputs)
+            live.update(target for _, target in node.refs)
+    return frozenset(live)

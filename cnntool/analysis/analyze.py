@@ -7,7 +7,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 from ..errors import SpecError
-from ..graph import Model, Node
+from ..graph import Model, Node, live_nodes
 from ..layers import GLOBAL, Io, LayerError, Ref, Win
 from .report import RF, KindTotals, LayerRow, Report, Totals, Warning
 
@@ -25,6 +25,7 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
     shapes: dict[str, tuple[int, ...]] = {}
     fields: dict[str, tuple[_Axis, _Axis] | None] = {}
     nodes = {node.name: node for node in model.nodes}
+    live, read = live_nodes(model), {name for node in model.nodes for name in node.inputs}
     rows, warnings = [], []
     for node in model.nodes:
         if node.layer is None:
@@ -46,7 +47,12 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
                             trace=node.trace) from None
         shapes[node.name] = io.out
         fields[node.name] = _next_rf([fields[n] for n in node.inputs], node.layer.window(io), io)
-        rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name]))
+        rows.append(_row(node, ins, io.out, io, batch if node.name in live else 0, dtype_bytes,
+                         fields[node.name]))
+        if node.name not in live and node.name not in read and node is not model.nodes[-1]:
+            notes = [*notes, "nothing reads this node: it and the nodes only it reads are not on the way "
+                     "to the output, so their parameters are counted and their operations are not "
+                     "(a training-only head?)"]
         warnings += [Warning(node.name, str(node.loc), f"{node.name}: {note}") for note in notes]
     totals = _totals(rows, dtype_bytes, _peak_bytes(model, rows))
     return Report(model.name, model.file, model.variant, model.description, model.source, shape,
@@ -102,6 +108,7 @@ def _ref(target: Node, shapes: dict) -> Ref:
 
 
 def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf) -> LayerRow:
+    """One node's counts for the batch; batch 0 for a node the output does not depend on."""
     layer = node.layer
     macs = layer.macs(io) if layer else 0
     ops = layer.ops(io) if layer else 0

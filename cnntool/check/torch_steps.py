@@ -25,9 +25,10 @@ __all__ = ["StepLog", "torch_steps", "missing", "trace_input", "reference_builde
 
 # `reference:` must be a model builder registered in torchvision.models (never arbitrary code)
 REFERENCE = re.compile(r"^torchvision\.models\.([a-z][a-z0-9_]*)$")
-# torchvision builders whose defaults add heads the inference network does not have
+# torchvision builders whose defaults add heads the published weights do not have (googlenet's
+# num_params excludes its aux heads; inception_v3's includes AuxLogits, which eval never runs)
 REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},
-                    "inception_v3": {"aux_logits": False, "init_weights": False}}
+                    "inception_v3": {"init_weights": False}}
 # MACs one traced CPU forward may cost (a few seconds on 2 cores); bigger models are traced smaller
 TRACE_BUDGET = 40 * 10**9
 TRACE_BATCH = 2  # shapes are checked at batch 2 (on meta); the CPU forward too when it costs little:
