@@ -81,7 +81,9 @@ def _torchvision(reference: str, device: str = "cpu"):
 
 
 def test_reference_variants_are_the_torchvision_ones():
-    assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+                          "resnext101-32x8d", "resnext101-64x4d", "resnext50-32x4d", "wide-resnet101-2",
+                          "wide-resnet50-2"]
 
 
 @pytest.mark.parametrize("name", REFERENCED)
