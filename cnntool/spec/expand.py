@@ -24,6 +24,7 @@ MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a 
 MAX_CALL_DEPTH = 32
 META_KEYS = ("name", "from", "repeat", "for", "if")
 CONSTRUCTS = ("seq", "parallel")
+MERGES = ("add", "concat", "mul")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -308,11 +309,11 @@ class Expander:
     def parallel(self, value: Any, vloc: Loc, loc: Loc, name: str | None, src: tuple[str, ...],
                  scope: Scope, env: dict[str, Any]) -> str:
         if not isinstance(value, LocMap) or set(value) - {"branches", "merge"} or "branches" not in value:
-            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat}",
+            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat|mul}",
                             vloc, trace=scope.trace)
         merge = value.get("merge", "concat")
-        if merge not in ("add", "concat"):
-            raise SpecError(f"merge must be 'add' or 'concat', got {merge!r}", loc_of(value, "merge", vloc))
+        if merge not in MERGES:
+            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}", loc_of(value, "merge", vloc))
         start = self.single(src, "parallel", loc)
         branches = value["branches"]
         bloc = loc_of(value, "branches", vloc)
@@ -326,14 +327,28 @@ class Expander:
             raise SpecError("parallel needs at least two branches (an empty one is the identity)", bloc)
         outs = []
         for bname, layers, where in named:
+            layers = self.branch_layers(layers, where, {**env, IN: self.view(start)})
+            if layers is None:
+                continue
             full = scope.define(bname or scope.auto("branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
             outs.append(self.sequence(layers, child, env, start))
             self.names.alias(scope, full, outs[-1])
-        layer_cls = REGISTRY[merge]
+        if len(outs) == 1:  # the others' `if` was false: no merge (MobileNetV2 without its shortcut)
+            if name:
+                self.names.alias(scope, scope.define(name, loc), outs[0])
+            return outs[0]
         full = scope.define(name or scope.auto(merge), loc)
-        self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)
+        self.add_node(Node(full, merge, REGISTRY[merge](), tuple(outs), (), loc, scope.trace), loc)
         return full
+
+    def branch_layers(self, value: Any, where: Loc, env: dict[str, Any]) -> Any:
+        """A branch is a layer list, or {if: condition, layers: [...]}: None when the condition is false."""
+        if not isinstance(value, LocMap):
+            return value
+        if set(value) != {"if", "layers"}:
+            raise SpecError("a branch is a list of layers or {if: condition, layers: [...]}", where)
+        return value["layers"] if self.condition(value["if"], env, loc_of(value, "if", where)) else None
 
     def add_node(self, node: Node, loc: Loc) -> None:
         if len(self.nodes) >= MAX_LAYERS:
