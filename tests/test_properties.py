@@ -136,6 +136,19 @@ def unpool(draw, shape, new, prev):
     return entries
 
 
+@st.composite
+def squeeze_excite(draw, shape, new, prev):
+    """SE (Hu et al. 2018): pool, squeeze, excite, gate; `mul` (or `add`) broadcasts (C, 1, 1) over the map."""
+    c = shape[0]
+    pool = {"globalavgpool": None, "name": new()}
+    entries = [pool, {"conv": {"out": draw(st.integers(1, 4)), "kernel": 1}, "name": new()},
+               {draw(st.sampled_from(["relu", "silu"])): None, "name": new()},
+               {"conv": {"out": draw(st.sampled_from([1, c])), "kernel": 1}, "name": new()},
+               {draw(st.sampled_from(["sigmoid", "hardsigmoid"])): None, "name": new()}]
+    merge = draw(st.sampled_from(["mul", "add"]))
+    return entries + [{merge: draw(st.permutations([prev, entries[-1]["name"]])), "name": new()}]
+
+
 def _small(shape):
     return len(shape) == 3 and max(shape[1:]) <= 12
 
@@ -170,9 +183,15 @@ MOTIFS = {
     "concat": (MAP, None, concat, {"concat"}),
     "crop_like": (MAP, None, crop_like, {"crop", "concat"}),
     "maxunpool": (MAP, None, unpool, {"maxpool", "maxunpool"}),
+    "se": (MAP, None, squeeze_excite, {"mul", "add", "hardsigmoid", "silu"}),
+    "prelu": (MAP, None, sized("prelu", lambda s: st.fixed_dictionaries(
+        {"num_parameters": st.sampled_from([1, s[0]]), "init": st.floats(0, 0.5)})), {"prelu"}),
+    "prelu1d": (FLAT, None, sized("prelu", lambda s: st.sampled_from([1, s[0]])), {"prelu"}),
 }
 ACTIVATIONS = {"relu": st.none(), "tanh": st.none(), "sigmoid": st.none(), "softmax": st.none(),
-               "leakyrelu": st.floats(0, 0.5), "elu": st.floats(0.1, 2), "dropout": st.floats(0, 0.9)}
+               "leakyrelu": st.floats(0, 0.5), "elu": st.floats(0.1, 2), "dropout": st.floats(0, 0.9),
+               "silu": st.none(), "hardswish": st.none(), "hardsigmoid": st.none(), "relu6": st.none(),
+               "mish": st.none(), "gelu": st.sampled_from(["none", "tanh"])}
 
 
 @st.composite
@@ -183,7 +202,7 @@ def activation(draw, shape, new, prev):
 
 for _dims in (MAP, FLAT):  # one motif per dimensionality, so activations are not drawn 7× as often
     MOTIFS[f"activation{_dims}"] = (_dims, None, activation, set(ACTIVATIONS))
-GRAPH = {"residual", "concat", "crop_like", "maxunpool"}
+GRAPH = {"residual", "concat", "crop_like", "maxunpool", "se"}
 
 
 def model_of(spec):

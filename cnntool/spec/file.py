@@ -141,7 +141,7 @@ class SpecFile:
         if not isinstance(doc["layers"], list) or not doc["layers"]:
             raise SpecError("`layers` must be a non-empty list", loc_of(doc, "layers", doc.loc))
         later = _literal_names(doc)
-        expander = Expander(self.defaults, self.blocks, later, args)
+        expander = Expander(self.defaults, self.blocks, later, args, shape)
         nodes = expander.expand(doc["layers"], loc_of(doc, "layers", doc.loc))
         if variant is None and self.variants and "expect" not in doc:
             expect: tuple = ()
@@ -156,7 +156,8 @@ class SpecFile:
                                         else "") if t),
             file=self.display, variant=variant, args=args, expect=expect,
             reference=part.get("reference", doc.get("reference") if part is doc else None),
-            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases))
+            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases),
+            respec=(lambda at: self.model(variant, overrides, at)) if expander.read_input else None)
 
 
 def _check_expect_names(expect: tuple, nodes: tuple, aliases: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Sum", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
+__all__ = ["Sum", "Product", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
 
 
 class Sum(nn.Module):
@@ -19,6 +19,16 @@ class Sum(nn.Module):
         out = xs[0]
         for x in xs[1:]:
             out = out + x
+        return out
+
+
+class Product(nn.Module):
+    """Element-wise product of any number of inputs, broadcast (`mul`: an SE gate)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
         return out
 
 
