@@ -199,3 +199,35 @@ def test_exponent_floats_are_numbers(written, value):
 def test_quoted_exponent_stays_text():
     with pytest.raises(SpecError, match="quoted number"):
         model("name: t\ninput: [3, 4, 4]\nlayers:\n  - bn: {eps: '1e-6'}\n")
+
+
+UNREAD = """
+name: t
+input: [3, 8, 8]
+layers:
+  - conv: {out: 4, kernel: 3}
+    name: a
+  - seq: [conv: {out: 4, kernel: 1}, relu]
+  - conv: {out: 2, kernel: 1}
+    from: a
+"""
+
+
+def test_an_unread_branch_counts_parameters_but_no_macs():
+    report = cnntool.analyze(model(UNREAD))
+    r = {x.name: x for x in report.layers}
+    # conv1 (4·4 + 4 = 20 parameters) and relu1 feed nothing: torch's parameters() holds them, the forward never runs them
+    assert r["conv1"].params == 20 and r["conv1"].macs == r["conv1"].flops == r["relu1"].flops == 0
+    assert r["conv1"].act_bytes == 0 and r["conv2"].macs == 2 * 36 * 4
+    assert report.totals.params == (3 * 9 * 4 + 4) + 20 + (4 * 2 + 2)
+    assert report.totals.macs == 4 * 36 * 27 + 2 * 36 * 4
+    assert [w.layer for w in report.warnings] == ["relu1"] and "never runs it" in report.warnings[0].message
+
+
+def test_an_unread_branch_is_built_but_not_run():
+    torch = pytest.importorskip("torch")
+    net = cnntool.build(model(UNREAD))
+    assert sum(p.numel() for p in net.parameters()) == cnntool.analyze(model(UNREAD)).totals.params
+    ran = []
+    net.conv1.register_forward_hook(lambda *a: ran.append(1))
+    assert net(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6) and not ran
