@@ -7,7 +7,7 @@ from typing import Any, Callable
 from .errors import Loc
 from .layers import Layer
 
-__all__ = ["Node", "Model", "INPUT", "at_input", "live_nodes"]
+__all__ = ["Node", "Model", "INPUT", "at_input"]
 
 INPUT = "input"
 
@@ -52,14 +52,3 @@ def at_input(model: Model, shape: tuple[int, ...] | None) -> Model:
     if shape is None or tuple(shape) == model.input_shape or model.respec is None:
         return model
     return model.respec(tuple(shape))
-
-
-def live_nodes(model: Model) -> frozenset[str]:
-    """The nodes the output depends on (through inputs and refs): what an inference pass runs.
-    Others (a training-only head such as Inception-v3's AuxLogits) hold parameters but cost nothing."""
-    live = {model.nodes[-1].name}
-    for node in reversed(model.nodes):
-        if node.name in live:
-            live.update(node.inputs)
-            live.update(target for _, target in node.refs)
-    return frozenset(live)

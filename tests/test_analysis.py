@@ -57,4 +57,4 @@ def test_a_node_nothing_reads_counts_parameters_not_operations(spec, analyze):
     assert (aux.params, aux.macs, aux.flops, aux.fvcore, aux.act_bytes) == (10, 0, 0, 0, 0)
     assert aux.out_shape == (2, 8, 8)
     assert [w.layer for w in report.warnings] == ["aux"]
-    assert "nothing reads this node" in report.warnings[0].message
+    assert "nothing reads this output" in report.warnings[0].message

@@ -139,3 +139,95 @@ layers:
     assert r["mul1"].out_shape == (8, 5, 5) and r["mul1"].flops == 8 * 25 and r["mul1"].fvcore == 0
     with pytest.raises(SpecError, match=r"cannot multiply \[8, 5, 5\] and \[2, 1, 1\]"):
         rows(text.replace("  - relu\n", "  - relu:\n").replace("[x, sigmoid1]", "[x, conv1]"))
+
+
+MAKE_DIVISIBLE = """
+name: t
+input: [3, 8, 8]
+args: {width: 1.0}
+functions:
+  _rounded(v, d): max(d, int(v + d / 2) // d * d)
+  make_divisible(v, d): "${_rounded(v, d) + (d if _rounded(v, d) < 0.9 * v else 0)}"
+  channels(c): make_divisible(c * width, 8)
+layers:
+  - conv: {out: "${channels(32)}", kernel: 1}
+  - conv: {out: "${channels(24)}", kernel: 1}
+"""
+
+
+def _make_divisible(v, divisor):
+    # torchvision/models/_utils.py _make_divisible, with min_value = divisor (transcribed)
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+@pytest.mark.parametrize("width", [0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4])
+def test_functions_reproduce_make_divisible(width):
+    r = rows(MAKE_DIVISIBLE, overrides={"width": width})
+    assert r["conv1"].out_shape[0] == _make_divisible(32 * width, 8)
+    assert r["conv2"].out_shape[0] == _make_divisible(24 * width, 8)
+
+
+@pytest.mark.parametrize("functions,message", [
+    ("f(x): g(x)\n  g(x): x", "unknown function 'g'"),  # only functions above are visible: no recursion
+    ("f(x, x): x", "repeats a parameter"),
+    ("f x: x", "bad function signature"),
+    ("width(x): x", "name of an argument"),
+])
+def test_bad_functions(functions, message):
+    text = f"name: t\ninput: [3, 4, 4]\nargs: {{width: 1}}\nfunctions:\n  {functions}\nlayers:\n  - conv: {{out: '${{f(2)}}', kernel: 1}}\n"
+    with pytest.raises(SpecError, match=message):
+        model(text)
+
+
+def test_function_call_budget():
+    body = "\n".join(f"  f{i + 1}(x): f{i}(x) + f{i}(x)" for i in range(30))
+    text = f"name: t\ninput: [3, 4, 4]\nfunctions:\n  f0(x): x\n{body}\nlayers:\n  - conv: {{out: '${{f30(1)}}', kernel: 1}}\n"
+    with pytest.raises(SpecError, match="function calls in one expression"):
+        model(text)
+
+
+@pytest.mark.parametrize("written,value", [("1e-6", 1e-6), ("1E-3", 1e-3), ("-2.5e+2", -250.0), ("3e2", 300.0)])
+def test_exponent_floats_are_numbers(written, value):
+    # YAML 1.1 (PyYAML) reads 1e-6 as a string; issue 10 asks for it as a number
+    m = model(f"name: t\ninput: [3, 4, 4]\nlayers:\n  - bn: {{eps: {written}}}\n")
+    assert m.nodes[1].layer.eps == value
+
+
+def test_quoted_exponent_stays_text():
+    with pytest.raises(SpecError, match="quoted number"):
+        model("name: t\ninput: [3, 4, 4]\nlayers:\n  - bn: {eps: '1e-6'}\n")
+
+
+UNREAD = """
+name: t
+input: [3, 8, 8]
+layers:
+  - conv: {out: 4, kernel: 3}
+    name: a
+  - seq: [conv: {out: 4, kernel: 1}, relu]
+  - conv: {out: 2, kernel: 1}
+    from: a
+"""
+
+
+def test_an_unread_branch_counts_parameters_but_no_macs():
+    report = cnntool.analyze(model(UNREAD))
+    r = {x.name: x for x in report.layers}
+    # conv1 (4·4 + 4 = 20 parameters) and relu1 feed nothing: torch's parameters() holds them, the forward never runs them
+    assert r["conv1"].params == 20 and r["conv1"].macs == r["conv1"].flops == r["relu1"].flops == 0
+    assert r["conv1"].act_bytes == 0 and r["conv2"].macs == 2 * 36 * 4
+    assert report.totals.params == (3 * 9 * 4 + 4) + 20 + (4 * 2 + 2)
+    assert report.totals.macs == 4 * 36 * 27 + 2 * 36 * 4
+    assert [w.layer for w in report.warnings] == ["relu1"] and "never runs it" in report.warnings[0].message
+
+
+def test_an_unread_branch_is_built_but_not_run():
+    torch = pytest.importorskip("torch")
+    net = cnntool.build(model(UNREAD))
+    assert sum(p.numel() for p in net.parameters()) == cnntool.analyze(model(UNREAD)).totals.params
+    ran = []
+    net.conv1.register_forward_hook(lambda *a: ran.append(1))
+    assert net(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6) and not ran

@@ -195,6 +195,8 @@ def _top(keys: dict[str, tuple[bool, str]]) -> dict[str, Any]:
         "name": {"type": "string"}, "description": {"type": "string"}, "source": {"type": "string"},
         "notes": {"type": "string"}, "input": shape,
         "args": {"type": "object"}, "defaults": {"$ref": "#/$defs/defaults"},
+        "functions": {"type": "object", "propertyNames": {"pattern": r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$"},
+                      "additionalProperties": {"type": ["string", "number"]}},
         "blocks": {"$ref": "#/$defs/blocks"}, "layers": {"$ref": "#/$defs/layers"},
         "expect": {"$ref": "#/$defs/expect"}, "variants": {"$ref": "#/$defs/variants"},
         "reference": {"type": "string", "pattern": REFERENCE.pattern},
