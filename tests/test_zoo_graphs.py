@@ -82,8 +82,8 @@ def _torchvision(reference: str, device: str = "cpu"):
 
 def test_reference_variants_are_the_torchvision_ones():
     assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
-                          "resnext101-32x8d", "resnext101-64x4d", "resnext50-32x4d", "wide-resnet101-2",
-                          "wide-resnet50-2"]
+                          "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "wide_resnet101_2",
+                          "wide_resnet50_2"]
 
 
 @pytest.mark.parametrize("name", REFERENCED)
