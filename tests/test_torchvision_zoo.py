@@ -23,7 +23,6 @@ NOT_YET = {
     "efficientnet": "written by issue 10 part 1 (SiLU, SE mul, ${in.c})",
     "mobilenetv2": "written by issue 10 part 1 (ReLU6, conditional residual)",
     "mobilenetv3": "written by issue 10 part 1 (hardswish, SE mul)",
-    "regnet": "needs SE mul and the width rule as expression functions (issue 10 kinds)",
 }
 NAMES = tvm.list_models(module=tvm)
 
