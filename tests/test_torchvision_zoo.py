@@ -19,7 +19,6 @@ tvm = pytest.importorskip("torchvision.models")
 ATTENTION = {"vision_transformer": "ViT", "swin_transformer": "Swin", "maxvit": "MaxViT"}
 # convolutional, but their specs need the layer kinds of issue 10 part 1 (branch h10k)
 NOT_YET = {
-    "convnext": "needs LayerNorm2d, GELU, layer scale (issue 10 kinds)",
     "efficientnet": "written by issue 10 part 1 (SiLU, SE mul, ${in.c})",
     "mobilenetv2": "written by issue 10 part 1 (ReLU6, conditional residual)",
     "mobilenetv3": "written by issue 10 part 1 (hardswish, SE mul)",
