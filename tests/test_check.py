@@ -131,6 +131,18 @@ def test_torchvision_reference_vgg11():
     assert (report.totals.params, report.totals.macs) == (132_863_336, 7_609_090_048)
 
 
+def test_reference_that_computes_its_layout_with_tensors_builds_without_weights():
+    # torchvision's RegNet calls .tolist() while building, which a meta tensor refuses
+    torch = pytest.importorskip("torch")
+    tvm = pytest.importorskip("torchvision.models")
+    with check_torch._weights_on_meta():
+        net = tvm.regnet_y_400mf()
+    assert {p.device.type for p in net.parameters()} == {"meta"}
+    # read from the installed torchvision: RegNet_Y_400MF_Weights.IMAGENET1K_V1.meta["num_params"]
+    assert sum(p.numel() for p in net.parameters()) == tvm.RegNet_Y_400MF_Weights.IMAGENET1K_V1.meta["num_params"]
+    assert torch.empty(2).device.type == "cpu"  # the mode ends with the block
+
+
 @pytest.mark.slow  # a real torch build, trace or timing
 def test_torchvision_mismatch_points_at_the_reference(tmp_path):
     text = GOOD.replace("{macs}", str(MACS)) + "reference: torchvision.models.resnet18\n"

@@ -81,7 +81,9 @@ def _torchvision(reference: str, device: str = "cpu"):
 
 
 def test_reference_variants_are_the_torchvision_ones():
-    assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+                          "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "wide_resnet101_2",
+                          "wide_resnet50_2"]
 
 
 @pytest.mark.slow  # a real torch build, trace or timing

@@ -25,9 +25,10 @@ __all__ = ["StepLog", "torch_steps", "missing", "trace_input", "reference_builde
 
 # `reference:` must be a model builder registered in torchvision.models (never arbitrary code)
 REFERENCE = re.compile(r"^torchvision\.models\.([a-z][a-z0-9_]*)$")
-# torchvision builders whose defaults add heads the inference network does not have
+# torchvision builders whose defaults add heads the published weights do not have (googlenet's
+# num_params excludes its aux heads; inception_v3's includes AuxLogits, which eval never runs)
 REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},
-                    "inception_v3": {"aux_logits": False, "init_weights": False}}
+                    "inception_v3": {"init_weights": False}}
 # MACs one traced CPU forward may cost (a few seconds on 2 cores); bigger models are traced smaller
 TRACE_BUDGET = 40 * 10**9
 TRACE_BATCH = 2  # shapes are checked at batch 2 (on meta); the CPU forward too when it costs little:
@@ -231,7 +232,7 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
     except ValueError as exc:
         log.record(Step.torchvision, [Issue(Step.torchvision, str(exc), loc)], 1)
         return
-    with torch.device("meta"):
+    with _weights_on_meta():
         reference = builder(**REFERENCE_KWARGS.get(name.rpartition(".")[2], {}))
     params = sum(p.numel() for p in reference.parameters())
     issues = [] if params == report.totals.params else [Issue(
@@ -246,6 +247,24 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
                             f"{list(model.input_shape)}, the spec {report.totals.macs:,}", loc))
     log.record(Step.torchvision, issues, 2)
 
+
+
+def _weights_on_meta() -> Any:
+    """A mode in which `torch.empty`, how torch.nn layers allocate their weights, gives meta
+    tensors and every other tensor is made as usual: a torchvision model that computes its layout
+    with tensors (RegNet's BlockParams calls `.tolist()`) builds, and no weight is allocated or
+    initialised. (Under `torch.device("meta")` that `.tolist()` fails: a meta tensor has no data.)"""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class WeightsOnMeta(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = dict(kwargs or {})
+            if func is torch.empty:
+                kwargs["device"] = "meta"
+            return func(*args, **kwargs)
+
+    return WeightsOnMeta()
 
 
 def reference_builder(reference: str) -> Callable[..., Any]:
