@@ -20,6 +20,8 @@ from rich.table import Table
 from ..check import run as checks
 from ..check import torch_steps as check_torch
 from ..check.run import CheckRun, Issue, ModelResult, Status, Step
+from ..errors import SpecError
+from ..files import check_writable
 from .exits import guard
 
 __all__ = ["register", "CheckFormat", "check_command", "build_command"]
@@ -169,6 +171,8 @@ def build_command(
     from ..spec.zoo import resolve
     real = export is not None or onnx is not None  # exporting traces real tensors; printing needs none
     with _guard():
+        check_writable(export, "--export")  # before the build and a 15 s export
+        check_writable(onnx, "--onnx")
         shape = parse_shape(input)
         spec_model = resolve(model).model(parse_overrides(set or []), shape)
         net = torchbuild.build(spec_model, shape, device=None if real else "meta")
@@ -180,6 +184,9 @@ def build_command(
         if path is not None:
             try:
                 save(net, spec_model, path, shape)
+            except SpecError as exc:  # the path cannot be written (cnntool.files): exit 2, the old file kept
+                _stderr().print(str(exc), markup=False)
+                raise typer.Exit(2) from None
             except (RuntimeError, ValueError, TypeError, OSError) as exc:  # the exporter's own message
                 _stderr().print(f"error: {what} export failed: {exc}", markup=False)
                 raise typer.Exit(1) from None
