@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
 from ..bench.errors import BenchError
+from ..errors import printable
 from ..bench.measure import MAX_WARMUP_ITERS
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def _stdout() -> Console:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[red]error:[/] {escape(message)}")
+    _stderr().print(f"[red]error:[/] {escape(printable(message))}")
     return typer.Exit(code=code)
 
 

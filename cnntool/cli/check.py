@@ -20,7 +20,7 @@ from rich.table import Table
 from ..check import run as checks
 from ..check import torch_steps as check_torch
 from ..check.run import CheckRun, Issue, ModelResult, Status, Step
-from ..errors import SpecError
+from ..errors import SpecError, printable
 from ..files import check_writable
 from .exits import guard
 
@@ -106,7 +106,7 @@ def _print_table(run: CheckRun) -> None:
     for title in ("model", "file", *COLUMNS.values(), "time"):
         table.add_column(title, justify="right" if title == "time" else "left")
     for m in run.models:
-        table.add_row(escape(m.name), escape(m.file), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
+        table.add_row(escape(printable(m.name)), escape(printable(m.file)), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
     out.print(table)
     skipped = {s.note for m in run.models for s in m.steps if s.status is Status.skipped}
     for note in sorted(skipped - {"--fast"}):
@@ -115,7 +115,7 @@ def _print_table(run: CheckRun) -> None:
         for issue in m.issues:
             if not issue.text:
                 colour = "red" if issue.severity == "error" else "yellow"
-                out.print(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}",
+                out.print(printable(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}"),
                           highlight=False)
     failed = sum(m.status is not Status.ok for m in run.models)
     total = len(run.models)

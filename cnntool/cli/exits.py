@@ -7,7 +7,7 @@ from typing import Iterator
 import typer
 from rich.console import Console
 
-from ..errors import SpecError
+from ..errors import SpecError, printable
 
 __all__ = ["guard"]
 
@@ -22,5 +22,5 @@ def guard(*also: type[Exception]) -> Iterator[None]:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
     except also as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(printable(f"error: {exc}"), markup=False)
         raise typer.Exit(2) from None

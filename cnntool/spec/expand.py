@@ -130,7 +130,8 @@ class Expander:
             spec = meta["for"]
             if not isinstance(spec, LocMap) or not spec:
                 raise SpecError("`for` takes a mapping of name: list, e.g. {c: [64, 128], n: [2, 2]}", where)
-            lists = {k: self.sub(v, env, loc_of(spec, k, where)) for k, v in spec.items()}
+            lists = {check_name(k, spec.key_locs[k], "loop variable"): self.sub(v, env, loc_of(spec, k, where))
+                     for k, v in spec.items()}
             lengths = {k: len(v) if isinstance(v, list) else None for k, v in lists.items()}
             if None in lengths.values() or len(set(lengths.values())) != 1:
                 raise SpecError(f"`for` needs lists of one length, got lengths {lengths}", where)

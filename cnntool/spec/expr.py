@@ -6,6 +6,7 @@ by walking a whitelist of node types, so a spec can never run Python code.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import re
@@ -102,14 +103,7 @@ def _text(value: Any) -> str:
 
 
 def _eval_text(text: str, scope: Mapping[str, Any]) -> Any:
-    if len(text) > MAX_EXPR_CHARS:
-        raise ExprError(f"expression of {len(text):,} characters is over the limit of {MAX_EXPR_CHARS:,}")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise ExprError(f"cannot parse expression '{text}'") from None
-    if _depth(tree) > MAX_EXPR_DEPTH:
-        raise ExprError(f"'{_short(text)}' nests deeper than {MAX_EXPR_DEPTH} levels")
+    tree = _parse(text)
     try:
         return _eval(tree.body, scope, text)
     except _Limit as exc:
@@ -120,6 +114,19 @@ def _eval_text(text: str, scope: Mapping[str, Any]) -> Any:
         why = ("a number too large for a float" if isinstance(exc, OverflowError) and "float" not in str(exc)
                else str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise ExprError(f"'{_short(text)}': {why}") from None
+
+
+@functools.lru_cache(maxsize=4096)  # a block's expressions are parsed once, not once per call
+def _parse(text: str) -> ast.Expression:
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression of {len(text):,} characters is over the limit of {MAX_EXPR_CHARS:,}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ExprError(f"cannot parse expression '{_short(text)}'") from None
+    if _depth(tree) > MAX_EXPR_DEPTH:
+        raise ExprError(f"'{_short(text)}' nests deeper than {MAX_EXPR_DEPTH} levels")
+    return tree
 
 
 def _short(text: str) -> str:

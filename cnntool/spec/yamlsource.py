@@ -8,13 +8,12 @@ so an alias bomb fails fast instead of eating memory.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import Loc, SpecError
+from ..errors import CONTROL, Loc, SpecError
 from ..files import read_bounded
 
 __all__ = ["LocMap", "LocList", "load_yaml", "loc_of", "MAX_NODES", "MAX_DEPTH", "MAX_BYTES", "MAX_INT_DIGITS"]
@@ -24,7 +23,6 @@ MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
 MAX_INT_DIGITS = 30  # any integer a spec needs is far shorter; totals stay far below float limits
 MAX_INT_BITS = int(MAX_INT_DIGITS * 3.3219)  # 10**30 < 2**99
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ctor = yaml.constructor.SafeConstructor()
@@ -68,7 +66,7 @@ def _plain(value: Any, loc: Loc) -> Any:
     """Refuse what no spec needs and a terminal must not see: control characters in text
     (ESC sequences can clear the screen or set the title) and integers beyond MAX_INT_DIGITS."""
     if isinstance(value, str):
-        bad = _CONTROL.search(value)
+        bad = CONTROL.search(value)
         if bad:
             raise SpecError(f"control character U+{ord(bad[0]):04X} in a string; specs hold printable text", loc)
     elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
@@ -104,6 +102,8 @@ class _Converter:
             return out
         if node.tag not in _SCALAR_TAGS:
             raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
+        if node.tag == _TAG + "int" and len(node.value) > 2 * MAX_INT_DIGITS:  # int() of 5,000 digits is slow
+            raise SpecError(f"integer of {len(node.value):,} characters; the limit is {MAX_INT_DIGITS} digits", loc)
         try:
             value = _ctor.construct_object(node)
         except Exception as exc:  # any constructor failure: `!!int abc` (ValueError), `!!bool maybe` (KeyError)
