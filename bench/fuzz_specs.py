@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import random
 import resource
@@ -46,8 +47,10 @@ HOSTILE: list[Any] = [
 KEYS = ["repeat", "for", "if", "name", "from", "seq", "parallel", "kernel", "out", "stride", "padding",
         "groups", "dilation", "branches", "merge", "scale", "features", "in", "args", "layers", "input",
         "expect", "accuracy", "variants", "defaults", "blocks", "reference", "like", "indices", "top1"]
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: the fuzz spends its time in cnntool
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 BIG = [1000, 100001, 2**24, 10**6]  # counts that reach or pass the layer limit (slow but legal ones are rare)
-RICH_ROWS = 2_000  # rich tables of more rows are slow (minutes at 100,000), not wrong: measured by bench_cli.py
+RICH_ROWS = 300  # rich tables of more rows are slow (minutes at 100,000), not wrong: measured by bench_cli.py
 
 
 def _nodes(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
@@ -94,13 +97,13 @@ def mutants(seed: int, count: int) -> Iterator[tuple[str, str]]:
     """(name, YAML text) of ``count`` mutants, cycling through the built-in spec files."""
     rng = random.Random(seed)
     files = sorted(spec_dir().glob("*.yaml"))
-    docs = {f.name: yaml.safe_load(f.read_text(encoding="utf-8")) for f in files}
+    docs = {f.name: yaml.load(f.read_text(encoding="utf-8"), Loader=_LOADER) for f in files}
     for i in range(count):
         name = files[i % len(files)].name
-        doc = yaml.safe_load(yaml.safe_dump(docs[name]))  # a deep copy
+        doc = copy.deepcopy(docs[name])
         for _ in range(rng.randint(1, 3)):
             doc = mutate(doc, rng)
-        yield f"mutant{i}-{name}", yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+        yield f"mutant{i}-{name}", yaml.dump(doc, Dumper=_DUMPER, allow_unicode=True, sort_keys=False)
 
 
 class Timeout(Exception):

@@ -77,7 +77,7 @@ def parse_args(items: list[str]) -> dict[str, Any]:
             raise BenchError(f"bad --arg {item!r}: expected KEY=VALUE")
         try:
             out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, KeyError, OverflowError):  # `!!int x`, 5,000 digits: text
             out[key.strip()] = value
     return out
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import Loc, SpecError
 from .expand import CONSTRUCTS, META_KEYS, Block, Expander, suggest
 from .names import check_name
@@ -224,10 +222,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise SpecError(f"--set takes key=value, got {pair!r}", Loc("--set", 0, 0))
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise SpecError(f"cannot read the value in {pair!r}", Loc("--set", 0, 0)) from None
+        # the spec reader's rules: plain data, bounded integers, no control characters
+        out[key.strip()] = load_yaml("--set", value, display="--set") if value.strip() else None
     return out
 
 
