@@ -38,3 +38,49 @@ def test_mutants_are_reproducible_and_differ_from_the_originals():
     originals = {p.name: yaml.safe_load(p.read_text()) for p in fuzz_specs.spec_dir().glob("*.yaml")}
     changed = [yaml.safe_load(text) != originals[name.split("-", 1)[1]] for name, text in first]
     assert sum(changed) >= 10, changed  # an edit can be a no-op (a value swapped for an equal one)
+
+
+# -- the evaluator alone: random expressions end in a value within the limits or an ExprError --
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from cnntool.spec import expr  # noqa: E402
+
+_ATOMS = st.sampled_from(["0", "1", "2", "64", "65", "99999", "100001", "1e300", "1e999", "-1", "0.5", "'a'",
+                          "'%0999999d'", "'%*d'", "[]", "[0]", "[[0]*1000]", "c", "xs", "true", "range(100000)"])
+_BINARY = ["+", "-", "*", "/", "//", "%", "**", "<", "==", " in ", " and ", " or "]
+
+
+def _expressions():
+    def extend(inner):
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(_BINARY), inner).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
+            st.tuples(st.sampled_from(["-", "not "]), inner).map(lambda t: f"({t[0]}{t[1]})"),
+            st.tuples(st.sampled_from(["len", "sum", "int", "abs", "round", "min", "max", "range"]),
+                      st.lists(inner, min_size=1, max_size=2)).map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+            st.lists(inner, max_size=3).map(lambda items: f"[{', '.join(items)}]"),
+            st.tuples(inner, inner).map(lambda t: f"{t[0]}[{t[1]}]"),
+            st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"))
+    return st.recursive(_ATOMS, extend, max_leaves=12)
+
+
+def _within_limits(value) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return value.bit_length() <= expr.MAX_INT_BITS
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, (str, list)):
+        return len(value) <= expr.MAX_ITEMS
+    return value is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(_expressions())
+def test_random_expressions_give_a_bounded_value_or_an_expr_error(text):
+    try:
+        value = expr.substitute("${" + text + "}", {"c": 3, "xs": [1, 2, 3]})
+    except expr.ExprError:
+        return
+    assert _within_limits(value), (text, repr(value)[:80])
