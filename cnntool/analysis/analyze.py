@@ -9,6 +9,7 @@ from fractions import Fraction
 from ..errors import SpecError
 from ..graph import Model, Node, at_input
 from ..layers import GLOBAL, Io, LayerError, Ref, Win
+from ..layers.base import MAX_DIM
 from .report import RF, KindTotals, LayerRow, Report, Totals, Warning
 
 __all__ = ["analyze", "collapse", "unread_nodes"]
@@ -19,10 +20,12 @@ _Axis = tuple[Fraction, Fraction, Fraction, int]  # size, jump, start, map exten
 def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = None,
             dtype_bytes: int = 4) -> Report:
     """Shape, params, MACs, FLOPs, memory and receptive field of every layer of ``model``."""
-    if batch <= 0:
-        raise SpecError(f"batch must be positive, got {batch}")
-    model = at_input(model, input_shape)
+    if not 0 < batch <= MAX_DIM:
+        raise SpecError(f"batch must be from 1 to {MAX_DIM:,}, got {batch}", model.nodes[0].loc)
     shape = tuple(input_shape or model.input_shape)
+    if max(shape, default=1) > MAX_DIM:
+        raise SpecError(f"input {list(shape)} is over the limit of {MAX_DIM:,} per dimension", model.nodes[0].loc)
+    model = at_input(model, input_shape)
     shapes: dict[str, tuple[int, ...]] = {}
     fields: dict[str, tuple[_Axis, _Axis] | None] = {}
     nodes = {node.name: node for node in model.nodes}
@@ -41,6 +44,8 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
             io = Io(ins, node.layer.out_shape(io), refs)
             if min(io.out, default=1) <= 0:
                 raise LayerError(f"output shape {list(io.out)} is not positive")
+            if max(io.out, default=1) > MAX_DIM:  # keeps every count far below float and digit limits
+                raise LayerError(f"output shape {list(io.out)} is over the limit of {MAX_DIM:,} per dimension")
             notes = node.layer.notes(io)
         except LayerError as exc:
             shown = ", ".join(str(list(s)) for s in ins)

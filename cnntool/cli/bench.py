@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
 from ..bench.errors import BenchError
+from ..errors import printable
 from ..bench.measure import MAX_WARMUP_ITERS
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def parse_args(items: list[str]) -> dict[str, Any]:
             raise BenchError(f"bad --arg {item!r}: expected KEY=VALUE")
         try:
             out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, KeyError, OverflowError):  # `!!int x`, 5,000 digits: text
             out[key.strip()] = value
     return out
 
@@ -118,7 +119,7 @@ def _stdout() -> Console:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[red]error:[/] {escape(message)}")
+    _stderr().print(f"[red]error:[/] {escape(printable(message))}")
     return typer.Exit(code=code)
 
 

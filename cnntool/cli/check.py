@@ -20,6 +20,8 @@ from rich.table import Table
 from ..check import run as checks
 from ..check import torch_steps as check_torch
 from ..check.run import CheckRun, Issue, ModelResult, Status, Step
+from ..errors import SpecError, printable
+from ..files import check_writable
 from .exits import guard
 
 __all__ = ["register", "CheckFormat", "check_command", "build_command"]
@@ -107,7 +109,7 @@ def _print_table(run: CheckRun) -> None:
         table.add_column(title, justify="right" if title == "time" else "left", overflow="fold",
                          no_wrap=title in ("time", "expect"))
     for m in run.models:
-        table.add_row(escape(m.name), escape(m.file), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
+        table.add_row(escape(printable(m.name)), escape(printable(m.file)), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
     out.print(table)
     skipped = {s.note for m in run.models for s in m.steps if s.status is Status.skipped}
     for note in sorted(skipped - {"--fast"}):
@@ -116,7 +118,7 @@ def _print_table(run: CheckRun) -> None:
         for issue in m.issues:
             if not issue.text:
                 colour = "red" if issue.severity == "error" else "yellow"
-                out.print(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}",
+                out.print(printable(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}"),
                           highlight=False)
     failed = sum(m.status is not Status.ok for m in run.models)
     total = len(run.models)
@@ -174,6 +176,8 @@ def build_command(
     from ..spec.zoo import resolve
     real = export is not None or onnx is not None  # exporting traces real tensors; printing needs none
     with _guard():
+        check_writable(export, "--export")  # before the build and a 15 s export
+        check_writable(onnx, "--onnx")
         shape = parse_shape(input)
         spec_model = resolve(model).model(parse_overrides(set or []), shape)
         net = torchbuild.build(spec_model, shape, device=None if real else "meta")
@@ -185,6 +189,9 @@ def build_command(
         if path is not None:
             try:
                 save(net, spec_model, path, shape)
+            except SpecError as exc:  # the path cannot be written (cnntool.files): exit 2, the old file kept
+                _stderr().print(str(exc), markup=False)
+                raise typer.Exit(2) from None
             except (RuntimeError, ValueError, TypeError, OSError) as exc:  # the exporter's own message
                 _stderr().print(f"error: {what} export failed: {exc}", markup=False)
                 raise typer.Exit(1) from None

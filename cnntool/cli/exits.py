@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from ..errors import SpecError
+from ..errors import SpecError, printable
 
 try:  # typer 0.29 vendors click; older releases use click itself
     from typer._click import exceptions as clicks
@@ -29,7 +29,7 @@ def guard(*also: type[Exception]) -> Iterator[None]:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
     except also as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(printable(f"error: {exc}"), markup=False)
         raise typer.Exit(2) from None
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -22,6 +20,7 @@ from rich.console import Console
 from .. import __version__
 from ..analysis.analyze import analyze, collapse
 from ..errors import Loc, SpecError
+from ..files import check_writable, write_output
 from .exits import CliGroup, guard
 from ..spec.expand import suggest
 from ..spec.expect import evaluate
@@ -107,28 +106,11 @@ def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: 
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write everything at once (to a temp file renamed into place), so nothing is left half-written."""
+    """Standard output, or `output` written by the one writer (cnntool.files: atomic, never half-written)."""
     if output is None:
         sys.stdout.write(text)
         return
-    where = Loc("--output", 0, 0)
-    folder = output.parent if str(output.parent) else Path(".")
-    if output.is_dir() or not folder.is_dir():
-        why = "it is a directory" if output.is_dir() else f"there is no directory {folder}"
-        raise SpecError(f"cannot write {output}: {why}", where)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cnntool-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as a plain open() would, not mkstemp's 0600
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise SpecError(f"cannot write {output}: {exc.strerror or exc}", where) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_output(output, text)
 
 
 @contextmanager
@@ -200,6 +182,7 @@ def _analysis_command(view: str, doc: str):
                 format: FormatOpt = Format.table, output: OutputOpt = None, dtype: DTypeOpt = DType.fp32,
                 explain: ExplainOpt = False, depth: DepthOpt = None, columns: ColumnsOpt = None) -> None:
         with guard():
+            check_writable(output)  # a bad -o path fails before any work
             picked = pick_columns(columns)
             _, report = load_report(model, batch, input, set, dtype)
             show(collapse(report, depth) if depth else report, view, format, output, explain, picked)
@@ -218,6 +201,7 @@ app.command("summary")(_analysis_command("summary", "Everything: shape, params, 
 def list_models(format: FormatOpt = Format.table, output: OutputOpt = None) -> None:
     """The built-in models, one line each."""
     with guard():
+        check_writable(output)
         rows = []
         for name, entry in _progress(list(zoo().items()), "analysing the zoo"):
             model = entry.model()
@@ -236,6 +220,7 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
             dtype: DTypeOpt = DType.fp32, output: OutputOpt = None) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1."""
     with guard():
+        check_writable(output)
         rows = []
         for ref in _progress(_expand_refs(models) if models else list(zoo().values()), "analysing"):
             try:

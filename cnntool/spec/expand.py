@@ -6,27 +6,28 @@ scope that defines it. References can only point back, so a cycle cannot be writ
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Loc, SpecError
-from .expr import IN, ExprError, substitute
+from .expr import IN, ExprError, Work, substitute
 from .inshape import Shapes
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer, LayerError
 from ..layers.base import coerce, fields_of
-from .names import Names, Scope, suggest
+from .names import Names, Scope, check_name, suggest
 from .yamlsource import LocList, LocMap, loc_of
 
 __all__ = ["Block", "Expander", "MAX_LAYERS", "META_KEYS"]
 
 MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a few thousand
 MAX_CALL_DEPTH = 32
+MAX_NESTING = 100  # layer lists inside layer lists (seq, parallel branches, block calls together)
+MAX_WORK = 10_000_000  # work units of one expansion (cnntool.spec.expr.Work): steps and values
+STEP_UNITS = 10  # what one repeat/for iteration, `if` or layer list costs, in those units
 META_KEYS = ("name", "from", "repeat", "for", "if")
 CONSTRUCTS = ("seq", "parallel")
 MERGES = ("add", "concat", "mul")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Expander:
         self.blocks = blocks
         self.names = Names(later_names)
         self.nodes: list[Node] = []
+        self.work = Work(MAX_WORK)
+        self.nesting = 0
         self.shapes = Shapes(self.nodes, self.names.nodes, input_shape)
         self.view = self.shapes.view  # `in` in an expression: the shape of the node an entry reads
 
@@ -63,12 +66,28 @@ class Expander:
         return tuple(self.nodes)
 
     # -- sequences and entries -----------------------------------------------------------
-    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str) -> str:
+    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str, loc: Loc | None = None) -> str:
+        where = getattr(entries, "loc", loc or scope.loc())
         if not isinstance(entries, list):
-            raise SpecError("expected a list of layers", getattr(entries, "loc", scope.loc()))
-        for i, raw in enumerate(entries):
-            prev = self.entry(raw, loc_of(entries, i, getattr(entries, "loc", scope.loc())), scope, env, prev)
+            raise SpecError(f"expected a list of layers, got {entries!r}"[:200], where, trace=scope.trace)
+        self.step(where, scope)
+        if self.nesting >= MAX_NESTING:  # bounds the recursion of seq in blocks calling blocks
+            raise SpecError(f"layer lists nest more than {MAX_NESTING} deep (seq, parallel and block "
+                            "calls together)", where, trace=scope.trace)
+        self.nesting += 1
+        try:
+            for i, raw in enumerate(entries):
+                prev = self.entry(raw, loc_of(entries, i, where), scope, env, prev)
+        finally:
+            self.nesting -= 1
         return prev
+
+    def step(self, loc: Loc, scope: Scope) -> None:
+        """Charge one expansion step (an iteration, an `if`, a layer list) to the work budget."""
+        try:
+            self.work.charge(STEP_UNITS)
+        except ExprError as exc:
+            raise SpecError(str(exc), loc, trace=scope.trace) from None
 
     def entry(self, raw: Any, loc: Loc, scope: Scope, env: dict[str, Any], prev: str) -> str:
         """One list item; `if` and `name` are evaluated per iteration, so they can use `for` variables."""
@@ -77,18 +96,18 @@ class Expander:
         runs = []
         env = {**env, IN: self.view(prev)}  # in meta keys, `in` is the entry's input (`from`, else prev)
         for k, bound in enumerate(self.loops(meta, raw, loc, env)):
+            self.step(loc, scope)
             inner = {**env, **bound}
             if "from" in meta:
                 inner[IN] = self.view(self.sources(meta, raw, loc, scope, inner, prev)[0])
             if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
-                runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
+                name = self.sub(meta.get("name"), inner, meta_loc("name"))
+                if name is not None:
+                    check_name(name, meta_loc("name"), "name")
+                runs.append((k, inner, name))
         given = [name for _, _, name in runs]
         numbered = len(runs) > 1 and given[0] is not None and len(set(given)) < len(given)
         for k, inner, this_name in runs:
-            if this_name is not None and (not isinstance(this_name, str) or not _NAME.match(this_name)
-                                          or this_name == INPUT):
-                raise SpecError(f"bad name {this_name!r}: use letters, digits, '_' or '-' (and not 'input')",
-                                meta_loc("name"))
             if numbered:  # `name: layer` over 4 iterations gives layer1..layer4
                 this_name = f"{this_name}{k + 1}"
             src = self.sources(meta, raw, loc, scope, inner, prev)
@@ -124,7 +143,8 @@ class Expander:
             spec = meta["for"]
             if not isinstance(spec, LocMap) or not spec:
                 raise SpecError("`for` takes a mapping of name: list, e.g. {c: [64, 128], n: [2, 2]}", where)
-            lists = {k: self.sub(v, env, loc_of(spec, k, where)) for k, v in spec.items()}
+            lists = {check_name(k, spec.key_locs[k], "loop variable"): self.sub(v, env, loc_of(spec, k, where))
+                     for k, v in spec.items()}
             lengths = {k: len(v) if isinstance(v, list) else None for k, v in lists.items()}
             if None in lengths.values() or len(set(lengths.values())) != 1:
                 raise SpecError(f"`for` needs lists of one length, got lengths {lengths}", where)
@@ -152,7 +172,7 @@ class Expander:
         if key in self.blocks:
             return self.call(self.blocks[key], value, vloc, loc, name, src, scope, env)
         if key == "seq":
-            return self.sequence(value, scope, env, self.single(src, "seq", loc))
+            return self.sequence(value, scope, env, self.single(src, "seq", loc), vloc)
         if key == "parallel":
             return self.parallel(value, vloc, loc, name, src, scope, env)
         options = [*REGISTRY, *self.blocks, *CONSTRUCTS]
@@ -275,7 +295,8 @@ class Expander:
         branches = value["branches"]
         bloc = loc_of(value, "branches", vloc)
         if isinstance(branches, LocMap):
-            named = [(k, v, loc_of(branches, k, bloc)) for k, v in branches.items()]
+            named = [(check_name(k, branches.key_locs[k], "branch"), v, loc_of(branches, k, bloc))
+                     for k, v in branches.items()]
         elif isinstance(branches, list):
             named = [(None, v, loc_of(branches, i, bloc)) for i, v in enumerate(branches)]
         else:
@@ -289,7 +310,7 @@ class Expander:
                 continue
             full = scope.define(bname or scope.auto("branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
-            outs.append(self.sequence(layers, child, env, start))
+            outs.append(self.sequence(layers, child, env, start, where))
             self.names.alias(scope, full, outs[-1])
         if len(outs) == 1:  # the others' `if` was false: no merge (MobileNetV2 without its shortcut)
             if name:
@@ -310,6 +331,10 @@ class Expander:
     def add_node(self, node: Node, loc: Loc) -> None:
         if len(self.nodes) >= MAX_LAYERS:
             raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", loc)
+        if node.name in self.names.nodes:  # one dotted name from two scopes: `from:` could not tell them apart
+            first = self.nodes[self.names.nodes[node.name]].loc
+            raise SpecError(f"two nodes are named '{node.name}' (the first at line {first.line})", loc,
+                            trace=node.trace)
         self.names.nodes[node.name] = len(self.nodes)
         self.nodes.append(node)
 
@@ -324,7 +349,7 @@ class Expander:
         try:
             if isinstance(value, list):
                 return [self.sub(v, env, loc_of(value, i, loc)) for i, v in enumerate(value)]
-            return substitute(value, env)
+            return substitute(value, env, self.work)
         except ExprError as exc:
             raise SpecError(str(exc), loc) from None
 

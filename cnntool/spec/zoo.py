@@ -103,6 +103,9 @@ def _missing_file(path: Path) -> None:
 
 
 def _split(ref: str) -> tuple[Path, str | None]:
+    if ref.endswith(":") and ref.rstrip(":"):  # `vgg.yaml:` would print as `vgg.yaml::`
+        raise SpecError(f"'{ref}' names no variant after the ':'", Loc(ref.rstrip(":"), 0, 0),
+                        hint="write FILE.yaml:VARIANT, or the file alone")
     head, sep, tail = ref.rpartition(":")
     if sep and head and tail and "/" not in tail and "\\" not in tail and not tail.endswith((".yaml", ".yml")):
         return Path(head), tail

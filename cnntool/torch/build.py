@@ -9,6 +9,8 @@ Imported lazily (``cnntool.build``), so importing torch here keeps ``import cnnt
 from __future__ import annotations
 
 import contextlib
+import io
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +20,7 @@ from torch import nn
 
 from ..analysis.analyze import analyze
 from ..errors import SpecError
+from ..files import write_output
 from ..graph import INPUT, Model, at_input
 from ..layers import Io, Ref
 from ..analysis.report import Report
@@ -189,14 +192,18 @@ def export_program(net: nn.Module, model: Model, path: Path,
     (``torch.export.load``; name it .pt2, the suffix torch.export expects)."""
     program = torch.export.export(net.eval(), (_example(model, input_shape),),
                                   dynamic_shapes={"x": {0: torch.export.Dim.AUTO}})
-    with open(path, "wb") as fh:  # a file object: torch.export.save warns about other suffixes
-        torch.export.save(program, fh)
+    archive = io.BytesIO()  # in memory: a full disk is then an OSError here, not an abort in C++
+    torch.export.save(program, archive)
+    write_output(path, archive.getvalue(), "--export")
 
 
 def export_onnx(net: nn.Module, model: Model, path: Path, input_shape: tuple[int, ...] | None = None) -> None:
     """ONNX through torch.onnx's exporter (needs `onnx` and `onnxscript`; the CLI checks)."""
-    torch.onnx.export(net.eval(), (_example(model, input_shape),), str(path), dynamo=True,
-                      input_names=["input"], output_names=["output"])
+    with tempfile.TemporaryDirectory(prefix="cnntool-onnx-") as folder:  # then one write by cnntool.files
+        tmp = Path(folder) / "model.onnx"
+        torch.onnx.export(net.eval(), (_example(model, input_shape),), str(tmp), dynamo=True,
+                          input_names=["input"], output_names=["output"])
+        write_output(path, tmp.read_bytes(), "--onnx")
 
 
 # -- counting adapters (cnntool.check.run): shapes and counts pulled out of torch and fvcore --------
@@ -213,8 +220,10 @@ class ForwardError(RuntimeError):
 def materialise(net: nn.Module) -> nn.Module:
     """A meta-device module on the CPU, zero-filled (no init cost, no denormals), in eval mode."""
     net = net.to_empty(device="cpu")
-    with torch.no_grad():
-        torch._foreach_zero_([*net.parameters(), *net.buffers()])
+    tensors = [*net.parameters(), *net.buffers()]
+    if tensors:  # _foreach_zero_ refuses an empty list (a model of relu alone)
+        with torch.no_grad():
+            torch._foreach_zero_(tensors)
     return net.eval()
 
 

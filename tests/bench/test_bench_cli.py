@@ -240,7 +240,7 @@ def test_compare_missing_file_in_cnntools_voice(app: typer.Typer, tmp_path: Path
     for args in ([str(missing), str(a)], [str(a), str(missing)]):
         res = runner.invoke(app, ["bench-compare", *args], env={"COLUMNS": "60"})
         assert res.exit_code == 2
-        assert res.stderr == f"error: cannot read {missing}: No such file or directory\n"  # one line
+        assert res.stderr == f"error: cannot read {missing}: no such file\n"  # one line, cnntool.files wording
     junk = tmp_path / "junk.json"
     junk.write_text("{not json")
     res = runner.invoke(app, ["bench-compare", str(junk), str(a)])
