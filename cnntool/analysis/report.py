@@ -15,6 +15,8 @@ class RF:
     size: tuple[Fraction, Fraction]
     jump: tuple[Fraction, Fraction]
     start: tuple[Fraction, Fraction]
+    clipped: tuple[Fraction, Fraction] = (Fraction(0), Fraction(0))  # the most input pixels any
+    # one output's field covers once cut to the image (size counts padding too)
 
 
 @dataclass(frozen=True, slots=True)

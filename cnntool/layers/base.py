@@ -54,7 +54,7 @@ class Win:
     """A sliding window along one axis, for receptive-field arithmetic (Araujo et al. 2019)."""
 
     kernel: int  # effective extent, dilation included
-    stride: int = 1
+    stride: int | Fraction = 1  # a fraction for interpolation (input pixels per output pixel)
     padding: Fraction | int = 0
     transposed: bool = False
 
@@ -247,6 +247,18 @@ class Layer:
     def fvcore(self, io: Io) -> int:
         """What fvcore's FlopCountAnalysis reports for this layer (its unit is one MAC)."""
         return self.macs(io)
+
+    # -- memory in an inference forward (cnntool.analysis.analyze: the peak) --
+    view: ClassVar[bool] = False  # the output is a view of input 0 (shares its storage): no new memory
+
+    def working(self, io: Io) -> int:
+        """Elements this layer holds at once while it runs, its output included (temporaries)."""
+        return 0 if self.view else numel(io.out)
+
+    def side_outputs(self, io: Io) -> dict[str, int]:
+        """Bytes per sample of extra tensors that a referenced node (by field) must keep for this
+        layer, e.g. a maxpool's int64 switches for maxunpool."""
+        return {}
 
     def window(self, io: Io) -> tuple[Win, Win] | str | None:
         """Sliding window along H and W; None for element-wise layers, GLOBAL for dense ones."""

@@ -10,6 +10,7 @@ from .base import field_doc, GLOBAL, Io, Layer, LayerError, Shape, need_dims, nu
 class Flatten(Layer):
     kind = "flatten"
     doc = "(C, H, W) → (C·H·W,), as torch.nn.Flatten()."
+    view = True
 
     def out_shape(self, io: Io) -> Shape:
         return (numel(io.x),)

@@ -94,6 +94,13 @@ class PartialConv(Layer):
         full = len(self.connections()) * len(self.table.strip().splitlines())
         return window_text(self.kernel, self.stride, self.padding) + f" {self.links()}/{full} links"
 
+    def working(self, io: Io) -> int:
+        # per map: a copy of its input maps (x[:, ins]) and its output, the earlier maps' outputs
+        # kept for the concatenation, which then doubles them
+        hw_in, hw_out = io.x[1] * io.x[2], io.out[1] * io.out[2]
+        during = max((m + 1) * hw_out + len(ins) * hw_in for m, ins in enumerate(self.connections()))
+        return max(2 * numel(io.out), during)
+
     def build(self, io: Io):
         return _torch_modules()["PartialConv"](io.x[0], self.connections(), self.kernel, self.stride,
                                                self.padding, self.bias)
@@ -140,6 +147,9 @@ class Subsample(Layer):
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s) for k, s in zip(self.kernel, self.strides()))  # type: ignore[return-value]
 
+    def working(self, io: Io) -> int:
+        return 2 * numel(io.out)  # the window sums, then the scaled (and shifted) copy
+
     def describe(self) -> str:
         return window_text(self.kernel, self.strides()) + " a·Σ+b"
 
@@ -174,6 +184,9 @@ class RBF(Layer):
 
     def fvcore(self, io: Io) -> int:
         return 0  # the module is sub, pow and sum, for which fvcore has no counting rule
+
+    def working(self, io: Io) -> int:
+        return 2 * io.x[0] * self.out  # x − w and its square, (units × features) each
 
     def window(self, io: Io) -> str:
         return GLOBAL

@@ -54,6 +54,7 @@ class Dropout(Layer):
     kind = "dropout"
     doc = "dropout; the identity at inference, so it costs nothing here."
     primary = "p"
+    view = True  # nn.Dropout in eval mode returns its input
     p: float = field(default=0.5, metadata=field_doc("drop probability"))
 
     def check(self) -> None:
@@ -115,6 +116,11 @@ class LocalResponseNorm(Layer):
 
     def ops(self, io: Io) -> int:
         return (self.size + 3) * numel(io.out)  # square, window sum, scale+k, power, divide
+
+    def working(self, io: Io) -> int:
+        # F.local_response_norm: x² and its channel-padded copy, then the window average and
+        # `div.mul(α).add(k).pow(β)`, whose chain holds three full-size tensors at once
+        return max(3 * numel(io.out), 2 * numel(io.out) + (self.size - 1) * io.x[1] * io.x[2])
 
     def describe(self) -> str:
         return f"n={self.size}"

@@ -44,7 +44,11 @@ def _rf(row: LayerRow) -> str:
     (h, w), (jh, jw) = row.rf.size, row.rf.jump
     size = f"{plain(h)}" if h == w else f"{plain(h)}×{plain(w)}"
     jump = f"{plain(jh)}" if jh == jw else f"{plain(jh)}×{plain(jw)}"
-    return f"{size} (j{jump})"
+    ch, cw = row.rf.clipped
+    if (ch, cw) == (h, w):
+        return f"{size} (j{jump})"
+    clipped = f"{plain(ch)}" if ch == cw else f"{plain(ch)}×{plain(cw)}"
+    return f"{size} (j{jump}, {clipped} in image)"
 
 
 def _share(value: int, total: int) -> str:
@@ -112,7 +116,7 @@ def report_json(report: Report) -> dict[str, Any]:
 def _layer_json(row: LayerRow) -> dict[str, Any]:
     rf = None if row.rf is None else {
         "size": [plain(v) for v in row.rf.size], "jump": [plain(v) for v in row.rf.jump],
-        "start": [plain(v) for v in row.rf.start]}
+        "start": [plain(v) for v in row.rf.start], "clipped": [plain(v) for v in row.rf.clipped]}
     return {"name": row.name, "kind": row.kind, "detail": row.detail, "inputs": list(row.inputs),
             "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
             "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
