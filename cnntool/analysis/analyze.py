@@ -118,7 +118,15 @@ def _merge(rows: list[LayerRow], depth: int) -> LayerRow:
         inputs=first.inputs, in_shapes=first.in_shapes, out_shape=last.out_shape,
         params=total("params"), buffers=total("buffers"), macs=total("macs"), flops=total("flops"),
         fvcore=total("fvcore"), elements=last.elements, act_bytes=total("act_bytes"), rf=last.rf,
-        loc=first.loc)
+        loc=first.loc, peers=_sum_peers(rows))
+
+
+def _sum_peers(rows: list[LayerRow]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for tool, count in row.peers.items():
+            total[tool] += count
+    return dict(total)
 
 
 def _ref(target: Node, shapes: dict) -> Ref:
@@ -136,7 +144,7 @@ def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf, image
         params=layer.params(io) if layer else 0, buffers=layer.buffers(io) if layer else 0,
         macs=batch * macs, flops=batch * (2 * macs + ops), fvcore=batch * (layer.fvcore(io) if layer else 0),
         elements=elements, act_bytes=batch * elements * nbytes, rf=_public_rf(rf, image), loc=str(node.loc),
-        arithmetic=tuple(layer.explain(io)) if layer else ())
+        arithmetic=tuple(layer.explain(io)) if layer else (), peers=layer.peers(io) if layer else {})
 
 
 def _totals(rows: list[LayerRow], nbytes: int, peak: int) -> Totals:
@@ -153,6 +161,7 @@ def _totals(rows: list[LayerRow], nbytes: int, peak: int) -> Totals:
         macs=sum(r.macs for r in layers), flops=sum(r.flops for r in layers),
         fvcore=sum(r.fvcore for r in layers), act_bytes=sum(r.act_bytes for r in layers),
         input_bytes=rows[0].act_bytes, peak_act_bytes=peak, weight_bytes=nbytes * sum(r.params + r.buffers for r in layers),
+        peers=_sum_peers(layers),
         by_kind={k: KindTotals(*v) for k, v in by_kind.items()})
 
 

@@ -10,7 +10,7 @@ from dataclasses import field
 from functools import cache
 from typing import Optional
 
-from .base import field_doc, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
+from .base import field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
 from .conv import window_text
 
 _LINKED, _OPEN = frozenset("Xx"), frozenset(".-")
@@ -87,6 +87,9 @@ class PartialConv(Layer):
     def ops(self, io: Io) -> int:
         return numel(io.out) if self.bias else 0
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return weighted_peers(self.macs(io), self.ops(io), self.fvcore(io))  # one Conv2d per map
+
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s, p) for k, s, p in zip(self.kernel, self.stride, self.padding))  # type: ignore
 
@@ -150,6 +153,9 @@ class Subsample(Layer):
     def working(self, io: Io) -> int:
         return 2 * numel(io.out)  # the window sums, then the scaled (and shifted) copy
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**super().peers(io), "ptflops": numel(io.x)}  # its F.avg_pool2d: 1 per input element
+
     def describe(self) -> str:
         return window_text(self.kernel, self.strides()) + " a·Σ+b"
 
@@ -187,6 +193,9 @@ class RBF(Layer):
 
     def working(self, io: Io) -> int:
         return 2 * io.x[0] * self.out  # x − w and its square, (units × features) each
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**super().peers(io), "flopcounter": 0}  # sub, pow, sum: FlopCounterMode counts none
 
     def window(self, io: Io) -> str:
         return GLOBAL

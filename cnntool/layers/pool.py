@@ -43,6 +43,12 @@ class _Pool(Layer):
     def ops(self, io: Io) -> int:
         return numel(io.out) * numel(self.kernel)  # one compare or add per window element
 
+    def peers(self, io: Io) -> dict[str, int]:
+        # ptflops: its module hook and its patched F.*_pool2d each count the input once;
+        # thop: one per output for average pooling, nothing for max
+        thop = numel(io.out) if self.kind == "avgpool" else 0
+        return {**super().peers(io), "ptflops": 2 * numel(io.x), "thop": thop}
+
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s, p) for k, s, p in zip(self.kernel, self.strides(), self.padding))  # type: ignore
 
@@ -97,6 +103,9 @@ class AdaptiveAvgPool(Layer):
     def fvcore(self, io: Io) -> int:
         return numel(io.x)  # fvcore: 1 per input element
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return _adaptive_peers(self, io, numel(io.x) // numel(io.out))
+
     def window(self, io: Io):
         if io.x[1:] == self.size:
             return None
@@ -110,6 +119,13 @@ class AdaptiveAvgPool(Layer):
     def build(self, io: Io):
         from torch import nn
         return nn.AdaptiveAvgPool2d(self.size)
+
+
+def _adaptive_peers(layer: Layer, io: Io, window: int | None) -> dict[str, int]:
+    """thop: (window + 1) per output for adaptive average pooling (window = input / output
+    elements), none for max; ptflops: 2 per input element (module hook and F.adaptive_*)."""
+    thop = 0 if window is None else numel(io.out) * (window + 1)
+    return {**Layer.peers(layer, io), "thop": thop, "ptflops": 2 * numel(io.x)}
 
 
 class _GlobalPool(Layer):
@@ -139,12 +155,18 @@ class GlobalAvgPool(_GlobalPool):
     def fvcore(self, io: Io) -> int:
         return numel(io.x)
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return _adaptive_peers(self, io, io.x[1] * io.x[2])
+
 
 @register
 class GlobalMaxPool(_GlobalPool):
     kind = "globalmaxpool"
     doc = "maximum over all of H×W → (C, 1, 1) (torch.nn.AdaptiveMaxPool2d(1))."
     torch_name = "AdaptiveMaxPool2d"
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return _adaptive_peers(self, io, None)
 
 
 @register
@@ -210,6 +232,12 @@ class Upsample(Layer):
 
     def fvcore(self, io: Io) -> int:
         return numel(io.out) * {"nearest": 1, "bilinear": 4, "bicubic": 0}[self.mode]  # fvcore has no bicubic rule
+
+    def peers(self, io: Io) -> dict[str, int]:
+        # thop: 1 per output (nearest), 11 (bilinear), 259 (bicubic: 224 to solve A, 35 for x);
+        # ptflops: its module hook and its patched F.interpolate each count the output once
+        thop = {"nearest": 1, "bilinear": 11, "bicubic": 259}[self.mode] * numel(io.out)
+        return {**super().peers(io), "thop": thop, "ptflops": 2 * numel(io.out)}
 
     def window(self, io: Io) -> tuple[Win, Win]:
         """Interpolation as a window with a fractional stride: output o reads `taps` inputs around

@@ -107,6 +107,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
                    "fvcore": t.fvcore, "act_bytes": t.act_bytes, "input_bytes": t.input_bytes,
                    "peak_act_bytes": t.peak_act_bytes, "weight_bytes": t.weight_bytes,
+                   "peers": t.peers,
                    "by_kind": {k: {"layers": v.layers, "params": v.params, "macs": v.macs, "flops": v.flops}
                                for k, v in sorted(t.by_kind.items())}},
         "warnings": [{"layer": w.layer, "loc": w.loc, "message": w.message} for w in report.warnings],
@@ -121,7 +122,7 @@ def _layer_json(row: LayerRow) -> dict[str, Any]:
             "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
             "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
             "fvcore": row.fvcore, "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
-            "loc": row.loc, "arithmetic": list(row.arithmetic)}
+            "loc": row.loc, "arithmetic": list(row.arithmetic), "peers": row.peers}
 
 
 def is_graph(report: Report) -> bool:
