@@ -35,3 +35,16 @@ def test_collapse_rolls_blocks_up_and_keeps_totals():
     layer4 = top.row("layer4")
     assert layer4.kind == "block" and layer4.out_shape == (2048, 7, 7)
     assert collapse(report, 9).layers == report.layers
+
+
+def test_clipped_receptive_field_is_what_the_image_holds(spec, analyze):
+    # three 5×5 convs (padding 2) on 8×8: the field is 13 wide, padding included; the image
+    # holds 8 of it. One 7×7 valid conv on 10×10: outputs centred at 3.5 … 6.5 (first pixel 0.5),
+    # so a 7-wide field fits whole.
+    deep = analyze(spec(HEAD + "layers:\n" + "  - conv: {out: 1, kernel: 5, padding: 2}\n" * 3))
+    assert deep.layers[-1].rf.size == (13, 13) and deep.layers[-1].rf.clipped == (8, 8)
+    valid = analyze(spec("name: t\ninput: [1, 10, 10]\nlayers:\n  - conv: {out: 1, kernel: 7}\n"))
+    assert valid.layers[-1].rf.clipped == valid.layers[-1].rf.size == (7, 7)
+    # VGG-16's classifier sees 404 (Araujo et al.'s 212 at pool5, plus fc6's 7×7 at jump 32)
+    vgg = cnntool.analyze("vgg16").layers[-1].rf
+    assert vgg.size == (404, 404) and vgg.clipped == (224, 224)
