@@ -7,9 +7,10 @@ from .base import field_doc, Io, Layer, LayerError, Shape, numel, register
 
 
 
-def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int,
+def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int, ptflops: int,
                 arg: tuple[str, float, str] | None = None) -> type[Layer]:
-    """Factory for element-wise activations: same shape, no parameters, a fixed cost per element."""
+    """Factory for element-wise activations: same shape, no parameters, a fixed cost per element.
+    ``ptflops``: what ptflops counts per element (its module hook, plus its patched F.relu/F.elu)."""
     namespace = {"kind": kind, "doc": doc, "__annotations__": {}}
     if arg:
         name, default, text = arg
@@ -24,16 +25,19 @@ def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int,
         from torch import nn
         return getattr(nn, torch_name)(*([getattr(self, arg[0])] if arg else []))
 
-    namespace.update(ops=ops, build=build, __module__=__name__, __qualname__=torch_name)
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**Layer.peers(self, io), "ptflops": ptflops * numel(io.out)}
+
+    namespace.update(ops=ops, build=build, peers=peers, __module__=__name__, __qualname__=torch_name)
     return register(type(torch_name, (Layer,), namespace))
 
 
-ReLU = _activation("relu", "ReLU", "max(0, x)", 1)
-LeakyReLU = _activation("leakyrelu", "LeakyReLU", "max(εx, x)", 1,
+ReLU = _activation("relu", "ReLU", "max(0, x)", 1, 2)
+LeakyReLU = _activation("leakyrelu", "LeakyReLU", "max(εx, x)", 1, 1,
                         ("slope", 0.01, "negative slope ε (YOLO: 0.1)"))
-ELU = _activation("elu", "ELU", "x if x > 0 else α(eˣ − 1)", 1, ("alpha", 1.0, "α"))
-Tanh = _activation("tanh", "Tanh", "hyperbolic tangent", 1)
-Sigmoid = _activation("sigmoid", "Sigmoid", "logistic sigmoid", 1)
+ELU = _activation("elu", "ELU", "x if x > 0 else α(eˣ − 1)", 1, 2, ("alpha", 1.0, "α"))
+Tanh = _activation("tanh", "Tanh", "hyperbolic tangent", 1, 0)
+Sigmoid = _activation("sigmoid", "Sigmoid", "logistic sigmoid", 1, 0)
 
 
 @register
@@ -43,6 +47,11 @@ class Softmax(Layer):
 
     def ops(self, io: Io) -> int:
         return 3 * numel(io.out)  # exp, sum, divide
+
+    def peers(self, io: Io) -> dict[str, int]:
+        # thop: per position, C exps, C − 1 adds and C divides; ptflops: its F.softmax, 1 per element
+        n, c = numel(io.out), io.x[0]
+        return {**super().peers(io), "thop": 3 * n - n // c, "ptflops": n}
 
     def build(self, io: Io):
         from torch import nn
@@ -54,6 +63,7 @@ class Dropout(Layer):
     kind = "dropout"
     doc = "dropout; the identity at inference, so it costs nothing here."
     primary = "p"
+    view = True  # nn.Dropout in eval mode returns its input
     p: float = field(default=0.5, metadata=field_doc("drop probability"))
 
     def check(self) -> None:
@@ -88,6 +98,10 @@ class BatchNorm(Layer):
     def fvcore(self, io: Io) -> int:
         return numel(io.x) * (2 if self.affine else 1)
 
+    def peers(self, io: Io) -> dict[str, int]:
+        per = 2 if self.affine else 1  # thop: 2 per element, twice with affine; ptflops as fvcore
+        return {**super().peers(io), "thop": 2 * per * numel(io.x), "ptflops": per * numel(io.x)}
+
     def build(self, io: Io):
         from torch import nn
         cls = nn.BatchNorm2d if len(io.x) == 3 else nn.BatchNorm1d
@@ -115,6 +129,16 @@ class LocalResponseNorm(Layer):
 
     def ops(self, io: Io) -> int:
         return (self.size + 3) * numel(io.out)  # square, window sum, scale+k, power, divide
+
+    def working(self, io: Io) -> int:
+        # F.local_response_norm: x² and its channel-padded copy, then the window average and
+        # `div.mul(α).add(k).pow(β)`, whose chain holds three full-size tensors at once
+        return max(3 * numel(io.out), 2 * numel(io.out) + (self.size - 1) * io.x[1] * io.x[2])
+
+    def peers(self, io: Io) -> dict[str, int]:
+        # ptflops patches Tensor.mul/add (x·x, ·α, +k) and F.avg_pool3d over the padded x²
+        padded = (io.x[0] + self.size - 1) * io.x[1] * io.x[2]
+        return {**super().peers(io), "ptflops": 3 * numel(io.out) + padded}
 
     def describe(self) -> str:
         return f"n={self.size}"

@@ -47,6 +47,7 @@ class Unflatten(Layer):
     kind = "unflatten"
     doc = "(C·H·W,) → (C, H, W), as torch.nn.Unflatten(1, (C, H, W)); the inverse of flatten."
     primary = "channels"
+    view = True
     channels: int = field(metadata=field_doc("C"))
     size: Pair = field(metadata=field_doc("H×W, s or [h, w]"))
 
