@@ -37,6 +37,9 @@ class LayerRow:
     rf: RF | None
     loc: str
     arithmetic: tuple[str, ...] = ()  # the output-size arithmetic, for --explain
+    backward_macs: int = 0  # Layer.backward_macs: input gradient (if needed) + weight gradient
+    backward_flops: int = 0  # 2 × backward_macs + element-wise backward ops
+    grad_in: bool = False  # its input depends on a parameter, so autograd needs its gradient
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class Totals:
     peak_act_bytes: int  # most activations alive at once in inference, input included
     weight_bytes: int  # parameters and buffers at the same element size
     by_kind: dict[str, KindTotals] = field(default_factory=dict)
+    backward_macs: int = 0
+    backward_flops: int = 0
 
 
 @dataclass(frozen=True, slots=True)

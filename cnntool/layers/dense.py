@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import field_doc, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
+from .base import Saved, field_doc, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
 
 
 @register
 class Flatten(Layer):
     kind = "flatten"
     doc = "(C, H, W) → (C·H·W,), as torch.nn.Flatten()."
+    view = True
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()
 
     def out_shape(self, io: Io) -> Shape:
         return (numel(io.x),)

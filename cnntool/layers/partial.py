@@ -10,7 +10,7 @@ from dataclasses import field
 from functools import cache
 from typing import Optional
 
-from .base import field_doc, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
+from .base import Extra, Saved, field_doc, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
 from .conv import window_text
 
 _LINKED, _OPEN = frozenset("Xx"), frozenset(".-")
@@ -90,6 +90,11 @@ class PartialConv(Layer):
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s, p) for k, s, p in zip(self.kernel, self.stride, self.padding))  # type: ignore
 
+    def saved(self, io: Io) -> Saved:
+        # each map's conv keeps its gathered input maps (a copy), the gather its int64 indices
+        return Saved(extra=(Extra(self.links() * numel(io.x[1:])),
+                            Extra(self.links(), itemsize=8, per_sample=False)))
+
     def describe(self) -> str:
         full = len(self.connections()) * len(self.table.strip().splitlines())
         return window_text(self.kernel, self.stride, self.padding) + f" {self.links()}/{full} links"
@@ -140,6 +145,9 @@ class Subsample(Layer):
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s) for k, s in zip(self.kernel, self.strides()))  # type: ignore[return-value]
 
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(numel(io.out)),))  # avg_pool2d's input, the window sums
+
     def describe(self) -> str:
         return window_text(self.kernel, self.strides()) + " a·Σ+b"
 
@@ -171,6 +179,9 @@ class RBF(Layer):
 
     def ops(self, io: Io) -> int:
         return io.x[0] * self.out  # the subtraction x − w
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(extra=(Extra(io.x[0] * self.out),))  # pow keeps the differences x − w
 
     def fvcore(self, io: Io) -> int:
         return 0  # the module is sub, pow and sum, for which fvcore has no counting rule

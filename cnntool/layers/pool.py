@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Literal, Optional
 
-from .base import GLOBAL, field_doc, stride_notes, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
+from .base import GLOBAL, Extra, Saved, field_doc, stride_notes, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
 from .conv import window_text
 
 
@@ -58,6 +58,10 @@ class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling (torch.nn.MaxPool2d); `maxpool: 2` is 2×2 with stride 2."
     torch_name = "MaxPool2d"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(numel(io.out), itemsize=8),))  # int64 indices
+
     kernel: Pair = field(metadata=field_doc("window size"))
     stride: Optional[Pair] = field(default=None, metadata=field_doc("stride; defaults to the kernel size"))
     padding: Pair = field(default=(0, 0), metadata=field_doc("implicit -inf padding per side"))
@@ -95,6 +99,10 @@ class AdaptiveAvgPool(Layer):
 
     def fvcore(self, io: Io) -> int:
         return numel(io.x)  # fvcore: 1 per input element
+
+    def saved(self, io: Io) -> Saved:
+        # to 1×1 ATen computes a mean, which keeps only sizes
+        return Saved() if self.size == (1, 1) else Saved(inputs=(0,))
 
     def window(self, io: Io):
         if io.x[1:] == self.size:
@@ -138,12 +146,18 @@ class GlobalAvgPool(_GlobalPool):
     def fvcore(self, io: Io) -> int:
         return numel(io.x)
 
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # a mean over H×W keeps only sizes
+
 
 @register
 class GlobalMaxPool(_GlobalPool):
     kind = "globalmaxpool"
     doc = "maximum over all of H×W → (C, 1, 1) (torch.nn.AdaptiveMaxPool2d(1))."
     torch_name = "AdaptiveMaxPool2d"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(io.x[0], itemsize=8),))  # int64 indices
 
 
 @register
@@ -171,6 +185,9 @@ class MaxUnpool(Layer):
 
     def describe(self) -> str:
         return f"← {self.indices}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # keeps the pool's indices, already counted with that maxpool
 
     def build(self, io: Io):
         # the builder makes the referenced maxpool return its indices and passes them in
@@ -209,6 +226,9 @@ class Upsample(Layer):
 
     def describe(self) -> str:
         return f"×{self.scale} {self.mode}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # the backward needs only sizes
 
     def build(self, io: Io):
         from torch import nn
