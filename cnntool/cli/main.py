@@ -144,6 +144,10 @@ def _print_report(console: Console, report: Report, view: str, explain: bool) ->
                   f"MACs {human(t.macs)} ({t.macs:,})   FLOPs (2·MACs + element-wise ops) {human(t.flops)}   "
                   f"activations {human_bytes(t.act_bytes)} (peak in inference {human_bytes(t.peak_act_bytes)})   "
                   f"weights {human_bytes(t.weight_bytes)}", highlight=False)
+    if view in ("flops", "summary"):
+        console.print(f"training step (forward + backward, docs/training.md): MACs {human(t.macs)} + "
+                      f"{human(t.backward_macs)} = {human(t.macs + t.backward_macs)}   FLOPs (2·MACs + ops) {human(t.flops)} + "
+                      f"{human(t.backward_flops)} = {human(t.flops + t.backward_flops)}", highlight=False)
     if view == "flops":
         console.print(peer_table(report))
     if explain:
@@ -170,6 +174,8 @@ def peer_table(report: Report):
     table.add_row("fvcore by_operator conv + linear", f"{macs:,}", "MACs")
     table.add_row("fvcore FlopCountAnalysis.total()", f"{fvcore:,}", "fvcore")
     table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{2 * macs:,}", "2 × MACs")
+    table.add_row("FlopCounterMode around model(x).sum().backward()",
+                  f"{2 * (macs + t.backward_macs // n):,}", "2 × (MACs + backward MACs)")
     table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{macs / 2**30:.2f}", "MACs")
     return table
 
@@ -291,7 +297,7 @@ def _cell(value):
 def _register_extensions() -> None:
     """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
     import importlib
-    for module in ("cli.check", "cli.bench", "cli.plot", "spec.schema"):
+    for module in ("cli.check", "cli.bench", "cli.plot", "cli.train", "spec.schema"):
         try:
             mod = importlib.import_module(f"cnntool.{module}")
         except ModuleNotFoundError as exc:
