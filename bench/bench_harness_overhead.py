@@ -23,6 +23,10 @@ shared machine does not inflate.
 --control runs the plain loop on both sides (an A/A test): the spread it shows
 is the method's noise floor on this machine.
 
+--train compares training steps instead (`cnntool bench --train`, SGD): the plain
+side is model.train(), zero_grad(set_to_none=True), loss = model(x).float().mean(),
+loss.backward(), opt.step().
+
     python bench/bench_harness_overhead.py [--threads N] [--rounds 10] [--iters 3] [--clock wall|cpu] [--control]
 """
 
@@ -48,6 +52,8 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 def plain_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace) -> float:
     """The loop a careful engineer writes by hand: median images/s over repeats."""
+    if args.train:
+        return plain_train_loop(model, x, args)
     clock = CLOCKS[args.clock]
     rates = []
     with torch.inference_mode():
@@ -61,11 +67,33 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace
     return statistics.median(rates)
 
 
+def plain_train_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace) -> float:
+    """A hand-written SGD training loop, as above (median images/s)."""
+    clock, rates = CLOCKS[args.clock], []
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        model(x).float().mean().backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    for _ in range(args.repeats):
+        t0 = clock()
+        for _ in range(args.iters):
+            step()
+        rates.append(x.shape[0] * args.iters / (clock() - t0))
+    return statistics.median(rates)
+
+
 def cnntool_run(model: torch.nn.Module, args: argparse.Namespace) -> float:
     """The same measurement through cnntool's harness (median images/s)."""
     source = ModelSource("resnet18", lambda: model, (3, 224, 224))
     config = BenchConfig(device="cpu", batches=(args.batch,), iters=args.iters, repeats=args.repeats,
-                         warmup_iters=args.warmup, warmup_s=0.0, threads=args.threads, check=False)
+                         warmup_iters=args.warmup, warmup_s=0.0, threads=args.threads, check=False,
+                         train=args.train)
     row = run_bench(source, config, clock=CLOCKS[args.clock]).rows[0]
     return row.throughput.median_img_s
 
@@ -80,6 +108,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     parser.add_argument("--control", action="store_true", help="A/A test: plain loop on both sides")
+    parser.add_argument("--train", action="store_true", help="training steps (SGD) instead of inference")
     args = parser.parse_args()
     if args.clock == "cpu" and args.threads != 1:
         parser.error("--clock cpu needs --threads 1 (thread_time sees only the calling thread)")
@@ -89,7 +118,8 @@ def main() -> None:
     x = torch.randn(args.batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     print(f"torch {torch.__version__}, {args.threads} threads, resnet18 batch {args.batch}, "
           f"{args.repeats} x {args.iters} batches per side per round, {args.rounds} rounds, "
-          f"{args.clock} clock{', CONTROL: plain loop on both sides' if args.control else ''}")
+          f"{args.clock} clock{', CONTROL: plain loop on both sides' if args.control else ''}"
+          f"{', TRAINING steps (SGD)' if args.train else ''}")
     print(f"load average before: {os.getloadavg()} on {os.cpu_count()} CPUs")
     name_a = "plain  " if args.control else "cnntool"
     a_rates, b_rates = [], []
