@@ -57,15 +57,32 @@ def _first(out: Any) -> torch.Tensor:
 
 def allocator_peak(fn: Callable[[], Any]) -> int:
     """Peak bytes allocated above the level before ``fn``, from the CPU allocator's events
-    (torch.profiler with profile_memory: every allocation and free, in order)."""
+    (torch.profiler with profile_memory: every allocation and free, with its address). Frees of
+    blocks allocated before ``fn`` are ignored: the caller counts what it held before."""
+    from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
-                     and e.device_type() == torch.autograd.DeviceType.CPU), key=lambda e: e.start_ns())
+    events = sorted((e for e in _walk(prof.profiler.kineto_results.experimental_event_tree())
+                     if e.tag == _EventType.Allocation and e.extra_fields.device.type == "cpu"),
+                    key=lambda e: e.start_time_ns)
+    mine: set[int] = set()
     live = peak = 0
     for event in events:
-        live += event.nbytes()
+        ptr, size = event.extra_fields.ptr, event.extra_fields.alloc_size
+        if size > 0:
+            mine.add(ptr)
+        elif ptr in mine:
+            mine.discard(ptr)
+        else:
+            continue  # allocated before fn: not part of its growth
+        live += size
         peak = max(peak, live)
     return peak
+
+
+def _walk(nodes: Any) -> Any:
+    for node in nodes:
+        yield node
+        yield from _walk(node.children)

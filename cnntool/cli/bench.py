@@ -37,7 +37,6 @@ def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
     """Glue to the spec engine: load, analyse (batch 1 = per image) and build lazily; for
     --train also the analytic training-step peak at any batch."""
     import cnntool
-    from cnntool.analysis.training import Precision, training
     from cnntool.errors import SpecError
 
     from ..bench.source import LayerSpec, ModelSource
@@ -59,13 +58,14 @@ def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
             raise BenchError(str(exc)) from None
 
     def predict(batch: int) -> int:
+        from cnntool.analysis.training import Precision, training
         precision = Precision(config.dtype.value) if config.dtype.value in ("fp16", "bf16") else Precision.fp32
         device = "cuda" if config.device.strip().lower().startswith("cuda") else "cpu"
         return training(model, batch, config.optimizer, precision, device, shape).peak_bytes
 
     train = config is not None and config.train
     return ModelSource(
-        train_macs_per_image=report.totals.macs + report.totals.backward_macs,
+        train_macs_per_image=report.totals.macs + report.totals.backward_macs if train else None,
         predict_train_bytes=predict if train else None,
         name=model.name,
         factory=factory,
