@@ -24,9 +24,9 @@ def _header(result: BenchResult) -> list[str]:
     mode = [] if not result.config.get("train") else [
         f"training step: forward + backward + {result.config['optimizer']} step, "
         f"MACs/image forward + backward {fmt.si(m.get('train_macs_per_image'))} (TFLOP/s and MFU from these)"]
-    return [*mode,
+    return [
         f"[bold]{escape(str(m['name']))}[/] input {shape}, MACs/image {fmt.si(m['macs_per_image'])}, "
-        f"params {fmt.si(m['params'])}",
+        f"params {fmt.si(m['params'])}", *mode,
         f"device {env['device']} ({escape(str(where))}), {threads} torch thread{'' if threads == 1 else 's'}",
         f"dtype {p['requested']} (effective {p['effective']}): {flags}",
         versions(env),

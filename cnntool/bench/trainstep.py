@@ -7,6 +7,9 @@ cnntool.analysis.training predicts the memory of.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -62,7 +65,7 @@ def allocator_peak(fn: Callable[[], Any]) -> int:
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events = sorted((e for e in _walk(prof.profiler.kineto_results.experimental_event_tree())
                      if e.tag == _EventType.Allocation and e.extra_fields.device.type == "cpu"),
@@ -80,6 +83,21 @@ def allocator_peak(fn: Callable[[], Any]) -> int:
         live += size
         peak = max(peak, live)
     return peak
+
+
+@contextlib.contextmanager
+def _quiet_fd2() -> Any:
+    """Silence the profiler's C++ log lines (kineto start/stop, no-GPU notices) on stderr; the
+    step it wraps already ran untouched before, so nothing else is hidden."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _walk(nodes: Any) -> Any:
