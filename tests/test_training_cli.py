@@ -98,3 +98,10 @@ def test_parse_bytes_rejects_or_parses_any_text(text):
         assert parse_bytes(text) >= 0
     except ValueError as exc:
         assert "expected a size" in str(exc)
+
+
+def test_summary_states_the_training_peak():
+    res = run("summary", "resnet18", "-b", "8")
+    t = training(cnntool.load("resnet18"), 8, Optimizer.sgd)
+    from cnntool.units import human_bytes
+    assert f"training step at batch 8 (fp32, SGD): predicted peak {human_bytes(t.peak_bytes)}" in res.stdout

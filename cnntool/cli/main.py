@@ -125,7 +125,8 @@ def table_output(output: Path | None) -> Iterator[Console]:
     emit(buffer.getvalue(), output)
 
 
-def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False) -> None:
+def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False,
+         notes: tuple[str, ...] = ()) -> None:
     if fmt is Format.json:
         emit(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n", output)
         return
@@ -134,6 +135,8 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
         return
     with table_output(output) as console:
         _print_report(console, report, view, explain)
+        for line in notes:
+            console.print(line, highlight=False)
 
 
 def _print_report(console: Console, report: Report, view: str, explain: bool) -> None:
@@ -185,8 +188,12 @@ def _analysis_command(view: str, doc: str):
                 format: FormatOpt = Format.table, output: OutputOpt = None, dtype: DTypeOpt = DType.fp32,
                 explain: ExplainOpt = False, depth: DepthOpt = None) -> None:
         with guard():
-            _, report = load_report(model, batch, input, set, dtype)
-            show(collapse(report, depth) if depth else report, view, format, output, explain)
+            model_, report = load_report(model, batch, input, set, dtype)
+            notes = ()
+            if view == "summary" and dtype is not DType.int8:
+                from .train import training_line
+                notes = (training_line(model_, batch, dtype.value, parse_shape(input)),)
+            show(collapse(report, depth) if depth else report, view, format, output, explain, notes)
     command.__doc__ = doc
     return command
 

@@ -110,5 +110,13 @@ def train(model: ModelArg, batch: BatchOpt = 1, input: InputOpt = None, set: Set
                 _print(console, t, fits)
 
 
+def training_line(model, batch: int, dtype: str, input_shape) -> str:
+    """One line for `summary`: the training-step peak with plain SGD (CUDA defaults)."""
+    t = training(model, batch, Optimizer.sgd, Precision(dtype), "cuda", input_shape)
+    mode = "fp32" if t.precision is Precision.fp32 else f"{dtype} autocast"
+    return (f"training step at batch {batch} ({mode}, SGD): predicted peak {human_bytes(t.peak_bytes)}, "
+            f"of which saved activations {human_bytes(t.terms['saved'])} (`cnntool train` for every term)")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
