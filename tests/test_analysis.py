@@ -34,3 +34,27 @@ def test_collapse_rolls_blocks_up_and_keeps_totals():
     layer4 = top.row("layer4")
     assert layer4.kind == "block" and layer4.out_shape == (2048, 7, 7)
     assert collapse(report, 9).layers == report.layers
+
+
+DEAD_HEAD = HEAD + """
+layers:
+  - conv: {out: 4, kernel: 1}   # 1·4 + 4 = 8 parameters, 64·4 = 256 MACs
+    name: trunk
+  - conv: {out: 2, kernel: 1}   # read by nothing: 4·2 + 2 = 10 parameters, 64·2·4 = 512 MACs
+    name: aux
+  - relu:
+    from: trunk
+"""
+
+
+def test_a_node_nothing_reads_counts_parameters_not_operations(spec, analyze):
+    # Inception-v3's AuxLogits: its weights exist (torchvision's num_params counts them), but the
+    # inference pass that _ops counts never runs it
+    report = analyze(spec(DEAD_HEAD), batch=2)
+    assert report.totals.params == 8 + 10
+    assert report.totals.macs == 2 * 256
+    aux = report.row("aux")
+    assert (aux.params, aux.macs, aux.flops, aux.fvcore, aux.act_bytes) == (10, 0, 0, 0, 0)
+    assert aux.out_shape == (2, 8, 8)
+    assert [w.layer for w in report.warnings] == ["aux"]
+    assert "nothing reads this output" in report.warnings[0].message

@@ -7,11 +7,12 @@ from collections import defaultdict
 from fractions import Fraction
 
 from ..errors import SpecError
-from ..graph import Model, Node
+from ..graph import Model, Node, at_input
 from ..layers import GLOBAL, Io, LayerError, Ref, Win
+from ..layers.base import MAX_DIM
 from .report import RF, KindTotals, LayerRow, Report, Totals, Warning
 
-__all__ = ["analyze", "collapse"]
+__all__ = ["analyze", "collapse", "unread_nodes"]
 
 _Axis = tuple[Fraction, Fraction, Fraction, int]  # size, jump, start, map extent (pixels)
 
@@ -19,14 +20,18 @@ _Axis = tuple[Fraction, Fraction, Fraction, int]  # size, jump, start, map exten
 def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = None,
             dtype_bytes: int = 4) -> Report:
     """Shape, params, MACs, FLOPs, memory and receptive field of every layer of ``model``."""
-    if batch <= 0:
-        raise SpecError(f"batch must be positive, got {batch}")
+    if not 0 < batch <= MAX_DIM:
+        raise SpecError(f"batch must be from 1 to {MAX_DIM:,}, got {batch}", model.nodes[0].loc)
     shape = tuple(input_shape or model.input_shape)
+    if max(shape, default=1) > MAX_DIM:
+        raise SpecError(f"input {list(shape)} is over the limit of {MAX_DIM:,} per dimension", model.nodes[0].loc)
+    model = at_input(model, input_shape)
     shapes: dict[str, tuple[int, ...]] = {}
     fields: dict[str, tuple[_Axis, _Axis] | None] = {}
     nodes = {node.name: node for node in model.nodes}
     rows, warnings = [], []
     needs_grad: dict[str, bool] = {}  # does the node's output depend on a parameter?
+    unread = unread_nodes(model)
     for node in model.nodes:
         if node.layer is None:
             shapes[node.name] = shape
@@ -40,6 +45,8 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
             io = Io(ins, node.layer.out_shape(io), refs)
             if min(io.out, default=1) <= 0:
                 raise LayerError(f"output shape {list(io.out)} is not positive")
+            if max(io.out, default=1) > MAX_DIM:  # keeps every count far below float and digit limits
+                raise LayerError(f"output shape {list(io.out)} is over the limit of {MAX_DIM:,} per dimension")
             notes = node.layer.notes(io)
         except LayerError as exc:
             shown = ", ".join(str(list(s)) for s in ins)
@@ -50,10 +57,34 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
         grad_in = any(needs_grad.get(name, False) for name in node.inputs)
         rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name], grad_in))
         needs_grad[node.name] = grad_in or rows[-1].params > 0
+        if node.name in unread:
+            rows[-1] = dataclasses.replace(rows[-1], macs=0, flops=0, fvcore=0, act_bytes=0,
+                                           backward_macs=0, backward_flops=0)
+            notes = notes + _unread_note(node.name, unread[node.name])
         warnings += [Warning(node.name, str(node.loc), f"{node.name}: {note}") for note in notes]
     totals = _totals(rows, dtype_bytes, _peak_bytes(model, rows))
     return Report(model.name, model.file, model.variant, model.description, model.source, shape,
                   batch, dtype_bytes, tuple(rows), totals, tuple(warnings), dict(model.aliases))
+
+
+def unread_nodes(model: Model) -> dict[str, bool]:
+    """Nodes the output does not depend on (a branch a later `from:` skips), each with whether it
+    is a sink (nothing reads it at all). The built module never runs them, so they count their
+    parameters (torch's parameters() has them) but no MACs, FLOPs or activations."""
+    needed, read = {model.nodes[-1].name}, set()
+    for node in reversed(model.nodes):
+        targets = (*node.inputs, *(t for _, t in node.refs))
+        read.update(targets)
+        if node.name in needed:
+            needed.update(targets)
+    return {n.name: n.name not in read for n in model.nodes[1:] if n.name not in needed}
+
+
+def _unread_note(name: str, sink: bool) -> list[str]:
+    if not sink:
+        return []
+    return ["nothing reads this output, so the built module never runs it (nor what only it reads): "
+            "parameters counted, MACs, FLOPs and activations not"]
 
 
 def _peak_bytes(model: Model, rows: list[LayerRow]) -> int:

@@ -127,16 +127,16 @@ def per_layer_table(prof: PerLayer) -> Table:
                   f"ridge {ridge} FLOP/B)", box=box.SIMPLE_HEAD)
     table.add_column("layer", overflow="fold")
     table.add_column("kind", overflow="fold")
-    for col in ("ms", "share", "MACs", "bytes", "FLOP/B"):
+    for col in ("ms", "share", "MACs", "FLOPs (2·MACs+ops)", "bytes", "FLOP/B"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("bound")
     total = prof.total_s or 1.0
     for r in prof.layers:
         table.add_row(r.name, r.kind, fmt.sig(r.time_s * 1e3), fmt.pct(r.time_s / total),
-                      fmt.si(r.macs), fmt.si(r.bytes),
+                      fmt.si(r.macs), fmt.si(r.flops), fmt.si(r.bytes),
                       "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound)
     table.add_row("(unattributed)", "", fmt.sig(prof.unattributed_s * 1e3),
-                  fmt.pct(prof.unattributed_s / total), "", "", "", "")
+                  fmt.pct(prof.unattributed_s / total), "", "", "", "", "")
     return table
 
 

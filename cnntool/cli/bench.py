@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +20,7 @@ from rich.markup import escape
 from ..analysis.training import Optimizer
 from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
 from ..bench.errors import BenchError
+from ..errors import printable
 from ..bench.measure import MAX_WARMUP_ITERS
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ def parse_args(items: list[str]) -> dict[str, Any]:
             raise BenchError(f"bad --arg {item!r}: expected KEY=VALUE")
         try:
             out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, KeyError, OverflowError):  # `!!int x`, 5,000 digits: text
             out[key.strip()] = value
     return out
 
@@ -129,7 +131,7 @@ def _stdout() -> Console:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[red]error:[/] {escape(message)}")
+    _stderr().print(f"[red]error:[/] {escape(printable(message))}")
     return typer.Exit(code=code)
 
 
@@ -143,7 +145,7 @@ def _warn(messages: list[str] | tuple[str, ...]) -> None:
 
 def bench(
     model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).", metavar="MODEL")],
-    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda, cuda:N or mps.")] = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", metavar="N[,N...]",
                                        help="Batch size or sweep, e.g. 1,8,32,128.")] = "1",
     input_text: Annotated[str | None, typer.Option("--input", "-i", metavar="C,H,W",
@@ -180,17 +182,35 @@ def bench(
             per_layer=per_layer, check=check, tolerance=tolerance, train=train, optimizer=optimizer)
 
         validate(config)
+        _require_torch(device)
         source = load_source(model, parse_args(arg or []), config.input_shape, config)
         from ..bench.runner import run_bench
 
         progress = _RichProgress()
-        with progress.bar:
+        with progress.bar if progress.bar.console.is_terminal else nullcontext():  # rich adds a blank line off a tty
             result = run_bench(source, config, progress)
     except BenchError as exc:
         raise _fail(str(exc)) from None
     _emit(result, output)
     if result.correctness.status == "fail":
         raise _fail("correctness check failed", code=1)
+
+
+# where a GPU driver shows itself on Linux (NVIDIA, ROCm, WSL2), so `--device cuda` can fail before torch loads
+GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def _require_torch(device: str) -> None:
+    """Fail in milliseconds, before importing torch, when the run cannot happen (BenchError)."""
+    from ..check.torch_steps import INSTALL, missing
+
+    if device.strip().lower().startswith("cuda") and sys.platform == "linux" \
+            and not any(Path(p).exists() for p in GPU_NODES):
+        raise BenchError(f"device {device!r} requested but this machine has no GPU driver "
+                         f"(none of {', '.join(GPU_NODES)}); use --device cpu")
+    why = missing("torch", INSTALL)
+    if why:
+        raise BenchError(f"`cnntool bench` cannot run: {why}")
 
 
 def _emit(result: Any, output: OutputFormat) -> None:

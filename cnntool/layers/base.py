@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, Union
 
-__all__ = ["Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
+__all__ = ["MAX_DIM", "Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
            "REGISTRY", "Saved", "Extra", "field_doc", "pair", "numel", "need_dims", "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]  # (H, W); YAML may give one int for both
+
+# The largest channel count, feature count, spatial size or any other number a field or a shape
+# may hold: 2**24. With 100,000 layers, every total (params, MACs, bytes) stays below 2**140,
+# far from float's 1e308 and from the 4,300-digit limit of str(int).
+MAX_DIM = 2**24
 
 
 class LayerError(ValueError):
@@ -187,8 +192,23 @@ def _type_name(tp: Any) -> str:
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity")
+def _in_range(value: Any) -> Any:
+    """Numbers a field holds stay within ±MAX_DIM (and are finite)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= MAX_DIM:
+        raise LayerError(f"{value!r:.40} is over the limit of {MAX_DIM:,} for a field")
+    return value
+
+
 def coerce(value: Any, tp: Any) -> Any:
-    """Check a YAML value against a field type; raise LayerError naming what was expected."""
+    """Check a YAML value against a field type and range; raise LayerError naming what was expected."""
+    for item in value if isinstance(value, list) else (value,):
+        _in_range(item)
     origin = typing.get_origin(tp)
     if origin is Union:
         if value is None and type(None) in typing.get_args(tp):
@@ -226,7 +246,7 @@ def coerce(value: Any, tp: Any) -> Any:
     why = ""
     if tp is int and isinstance(value, float) and value.is_integer():
         why = " (`/` divides to a float; use `//`)"
-    elif tp in (int, float) and isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+    elif tp in (int, float) and isinstance(value, str) and _numeric(value):
         why = " (a quoted number is text; remove the quotes)"
     raise LayerError(f"expected {_type_name(tp)}, got {shown}{why}")
 

@@ -8,13 +8,13 @@ from enum import Enum
 from typing import Any, Callable
 
 from rich.table import Table
-from rich.text import Text
 
 from ..analysis.report import LayerRow, Report
 from ..units import human, human_bytes, plain, shape_text
+from .fit import FitColumn, fitted_table
 
 __all__ = ["Format", "Column", "COLUMNS", "VIEWS", "report_json", "rows_table", "text_table",
-           "JSON_VERSION"]
+           "JSON_VERSION", "fitted_report_table"]
 
 JSON_VERSION = 1
 
@@ -132,14 +132,18 @@ def is_graph(report: Report) -> bool:
     return any(row.inputs != (prev.name,) for prev, row in zip(rows, rows[1:]))
 
 
-def view_columns(report: Report, view: str) -> list[Column]:
+def view_columns(report: Report, view: str, columns: list[str] | None = None) -> list[Column]:
+    """The view's columns (`from` only for graphs), or the ones the user picked (--columns)."""
+    if columns:
+        return [COLUMNS[k] for k in columns]
     keys = VIEWS[view] if is_graph(report) else [k for k in VIEWS[view] if k != "from"]
     return [COLUMNS[k] for k in keys]
 
 
-def rows_table(report: Report, view: str, keys: bool = False) -> tuple[list[str], list[list[Any]]]:
+def rows_table(report: Report, view: str, keys: bool = False,
+               columns: list[str] | None = None) -> tuple[list[str], list[list[Any]]]:
     """Header and exact rows (with a total row) for csv/markdown; CSV headers are stable keys."""
-    cols = view_columns(report, view)
+    cols = view_columns(report, view, columns)
     rows = [[c.exact(r, report) for c in cols] for r in report.layers]
     if sum(1 for c in cols if c.total) > 1:  # a view without counts (shapes) has no total row
         rows.append([c.total(report) if c.total else "" for c in cols])
@@ -164,17 +168,31 @@ def _is_num(rows: list[list[Any]], i: int) -> bool:
     return all(isinstance(r[i], (int, float)) or r[i] in ("", None) for r in rows)
 
 
+# narrow terminals: text gives way first (wraps, then goes in this order), then numbers from the right
+_DROP = {"detail": 1, "rf": 2, "from": 3, "input": 4, "kind": 5}
+_WRAP = {"layer": 12, "output": 10, "input": 10, "from": 12, "detail": 12, "rf": 8}
+
+
 def rich_table(report: Report, view: str, title: str) -> Table:
-    cols = view_columns(report, view)
+    return fitted_report_table(report, view, title, None)[0]
+
+
+def fitted_report_table(report: Report, view: str, title: str, width: int | None,
+                        columns: list[str] | None = None) -> tuple[Table, list[str]]:
+    """The layer table at `width` terminal cells, numbers whole, and the titles left out."""
+    cols = view_columns(report, view, columns)
     totals = sum(1 for c in cols if c.total) > 1  # more than the "total" label itself
-    table = Table(title=title, title_justify="left", show_footer=totals, header_style="bold",
-                  footer_style="bold", row_styles=["", "dim"] if len(report.layers) > 12 else None)
-    for c in cols:
-        footer = c.total(report) if c.total else ""
-        footer = footer if isinstance(footer, str) else (
-            human_bytes(footer) if c.title == "output memory" else human(footer))
-        table.add_column(c.title, footer=Text(footer), justify="right" if c.numeric else "left",
-                         no_wrap=True)
-    for row in report.layers:
-        table.add_row(*(Text(c.human(row, report)) for c in cols))
-    return table
+    footer = [_footer(c, report) for c in cols] if totals else None
+    rows = [[c.human(row, report) for c in cols] for row in report.layers]
+    numeric = [i for i, c in enumerate(cols) if c.numeric]
+    ranks = {i: 6 + len(numeric) - n for n, i in enumerate(numeric) if n > 0}  # the first number stays
+    fit = [FitColumn(c.title, tuple(r[i] for r in rows) + ((footer[i],) if footer else ()), c.numeric,
+                     _WRAP.get(c.key), _DROP.get(c.key, ranks.get(i, 0)), 0 if c.key in ("output", "input") else 2)
+           for i, c in enumerate(cols)]
+    return fitted_table(fit, rows, width, footer, title=title, title_justify="left", header_style="bold",
+                        footer_style="bold", row_styles=["", "dim"] if len(report.layers) > 12 else None)
+
+
+def _footer(c: Column, report: Report) -> str:
+    value = c.total(report) if c.total else ""
+    return value if isinstance(value, str) else human_bytes(value) if c.key == "memory" else human(value)

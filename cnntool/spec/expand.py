@@ -6,25 +6,28 @@ scope that defines it. References can only point back, so a cycle cannot be writ
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Loc, SpecError
-from .expr import ExprError, substitute
+from .expr import IN, ExprError, Work, substitute
+from .inshape import Shapes
 from ..graph import INPUT, Node
 from ..layers import REGISTRY, Layer, LayerError
 from ..layers.base import coerce, fields_of
-from .names import Names, Scope, suggest
+from .names import Names, Scope, check_name, suggest
 from .yamlsource import LocList, LocMap, loc_of
 
 __all__ = ["Block", "Expander", "MAX_LAYERS", "META_KEYS"]
 
 MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a few thousand
 MAX_CALL_DEPTH = 32
+MAX_NESTING = 100  # layer lists inside layer lists (seq, parallel branches, block calls together)
+MAX_WORK = 10_000_000  # work units of one expansion (cnntool.spec.expr.Work): steps and values
+STEP_UNITS = 10  # what one repeat/for iteration, `if` or layer list costs, in those units
 META_KEYS = ("name", "from", "repeat", "for", "if")
 CONSTRUCTS = ("seq", "parallel")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+MERGES = ("add", "concat", "mul")
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,22 @@ class Block:
 
 class Expander:
     def __init__(self, defaults: dict[str, LocMap], blocks: dict[str, Block],
-                 later_names: dict[str, Loc], spec_args: dict[str, Any]):
+                 later_names: dict[str, Loc], spec_args: dict[str, Any],
+                 input_shape: tuple[int, ...] = ()):
         self.defaults = defaults
         self.spec_args = spec_args  # what every block sees besides its own arguments
         self.blocks = blocks
         self.names = Names(later_names)
         self.nodes: list[Node] = []
+        self.work = Work(MAX_WORK)
+        self.nesting = 0
+        self.shapes = Shapes(self.nodes, self.names.nodes, input_shape)
+        self.view = self.shapes.view  # `in` in an expression: the shape of the node an entry reads
+
+    @property
+    def read_input(self) -> bool:
+        """Whether an expression read `in`: then the nodes depend on the input shape."""
+        return self.shapes.read
 
     # -- public --------------------------------------------------------------------------
     def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:
@@ -53,29 +66,48 @@ class Expander:
         return tuple(self.nodes)
 
     # -- sequences and entries -----------------------------------------------------------
-    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str) -> str:
+    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str, loc: Loc | None = None) -> str:
+        where = getattr(entries, "loc", loc or scope.loc())
         if not isinstance(entries, list):
-            raise SpecError("expected a list of layers", getattr(entries, "loc", scope.loc()))
-        for i, raw in enumerate(entries):
-            prev = self.entry(raw, loc_of(entries, i, getattr(entries, "loc", scope.loc())), scope, env, prev)
+            raise SpecError(f"expected a list of layers, got {entries!r}"[:200], where, trace=scope.trace)
+        self.step(where, scope)
+        if self.nesting >= MAX_NESTING:  # bounds the recursion of seq in blocks calling blocks
+            raise SpecError(f"layer lists nest more than {MAX_NESTING} deep (seq, parallel and block "
+                            "calls together)", where, trace=scope.trace)
+        self.nesting += 1
+        try:
+            for i, raw in enumerate(entries):
+                prev = self.entry(raw, loc_of(entries, i, where), scope, env, prev)
+        finally:
+            self.nesting -= 1
         return prev
+
+    def step(self, loc: Loc, scope: Scope) -> None:
+        """Charge one expansion step (an iteration, an `if`, a layer list) to the work budget."""
+        try:
+            self.work.charge(STEP_UNITS)
+        except ExprError as exc:
+            raise SpecError(str(exc), loc, trace=scope.trace) from None
 
     def entry(self, raw: Any, loc: Loc, scope: Scope, env: dict[str, Any], prev: str) -> str:
         """One list item; `if` and `name` are evaluated per iteration, so they can use `for` variables."""
         key, value, meta = self.split(raw, loc)
         meta_loc = lambda k: loc_of(raw, k, loc)  # noqa: E731
         runs = []
+        env = {**env, IN: self.view(prev)}  # in meta keys, `in` is the entry's input (`from`, else prev)
         for k, bound in enumerate(self.loops(meta, raw, loc, env)):
+            self.step(loc, scope)
             inner = {**env, **bound}
+            if "from" in meta:
+                inner[IN] = self.view(self.sources(meta, raw, loc, scope, inner, prev)[0])
             if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
-                runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
+                name = self.sub(meta.get("name"), inner, meta_loc("name"))
+                if name is not None:
+                    check_name(name, meta_loc("name"), "name")
+                runs.append((k, inner, name))
         given = [name for _, _, name in runs]
         numbered = len(runs) > 1 and given[0] is not None and len(set(given)) < len(given)
         for k, inner, this_name in runs:
-            if this_name is not None and (not isinstance(this_name, str) or not _NAME.match(this_name)
-                                          or this_name == INPUT):
-                raise SpecError(f"bad name {this_name!r}: use letters, digits, '_' or '-' (and not 'input')",
-                                meta_loc("name"))
             if numbered:  # `name: layer` over 4 iterations gives layer1..layer4
                 this_name = f"{this_name}{k + 1}"
             src = self.sources(meta, raw, loc, scope, inner, prev)
@@ -111,7 +143,8 @@ class Expander:
             spec = meta["for"]
             if not isinstance(spec, LocMap) or not spec:
                 raise SpecError("`for` takes a mapping of name: list, e.g. {c: [64, 128], n: [2, 2]}", where)
-            lists = {k: self.sub(v, env, loc_of(spec, k, where)) for k, v in spec.items()}
+            lists = {check_name(k, spec.key_locs[k], "loop variable"): self.sub(v, env, loc_of(spec, k, where))
+                     for k, v in spec.items()}
             lengths = {k: len(v) if isinstance(v, list) else None for k, v in lists.items()}
             if None in lengths.values() or len(set(lengths.values())) != 1:
                 raise SpecError(f"`for` needs lists of one length, got lengths {lengths}", where)
@@ -139,7 +172,7 @@ class Expander:
         if key in self.blocks:
             return self.call(self.blocks[key], value, vloc, loc, name, src, scope, env)
         if key == "seq":
-            return self.sequence(value, scope, env, self.single(src, "seq", loc))
+            return self.sequence(value, scope, env, self.single(src, "seq", loc), vloc)
         if key == "parallel":
             return self.parallel(value, vloc, loc, name, src, scope, env)
         options = [*REGISTRY, *self.blocks, *CONSTRUCTS]
@@ -159,7 +192,7 @@ class Expander:
             src = tuple(self.names.resolve(self.sub(v, env, loc_of(value, i, vloc)), scope, loc_of(value, i, vloc))
                         for i, v in enumerate(value))
             value = None
-        layer, refs = self.make_layer(cls, value, vloc, loc, scope, env)
+        layer, refs = self.make_layer(cls, value, vloc, loc, scope, {**env, IN: self.view(src[0])})
         if len(src) < lo or (hi is not None and len(src) > hi):
             want = f"at least {lo}" if hi is None else f"{lo}" if lo == hi else f"{lo} to {hi}"
             raise SpecError(f"{kind} takes {want} input(s), got {len(src)}", loc, trace=scope.trace)
@@ -214,10 +247,10 @@ class Expander:
         if scope.depth >= MAX_CALL_DEPTH:
             raise SpecError(f"blocks call each other more than {MAX_CALL_DEPTH} deep (recursion?)", loc,
                             trace=scope.trace)
-        env = self.block_env(block, value, vloc, loc, scope, caller)
+        start = self.single(src, f"block '{block.name}'", loc)
+        env = self.block_env(block, value, vloc, loc, scope, {**caller, IN: self.view(start)})
         full = scope.define(name or scope.auto(block.name), loc)
-        child = Scope(full + ".", self.single(src, f"block '{block.name}'", loc), (loc, *scope.trace),
-                      scope, scope.depth + 1)
+        child = Scope(full + ".", start, (loc, *scope.trace), scope, scope.depth + 1)
         out = self.sequence(block.layers, child, env, child.input)
         self.names.alias(scope, full, out)  # the block's name stands for its output
         return out
@@ -225,7 +258,7 @@ class Expander:
     def block_env(self, block: Block, value: Any, vloc: Loc, loc: Loc, scope: Scope,
                   caller: dict[str, Any]) -> dict[str, Any]:
         """A block sees the spec's arguments and its own, evaluated in the caller's scope."""
-        env = dict(self.spec_args)
+        env = {**self.spec_args, IN: caller[IN]}  # argument defaults may read the block's input too
         params = list(block.args)
         if value is None:
             given: dict[str, Any] = {}
@@ -253,16 +286,17 @@ class Expander:
     def parallel(self, value: Any, vloc: Loc, loc: Loc, name: str | None, src: tuple[str, ...],
                  scope: Scope, env: dict[str, Any]) -> str:
         if not isinstance(value, LocMap) or set(value) - {"branches", "merge"} or "branches" not in value:
-            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat}",
+            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat|mul}",
                             vloc, trace=scope.trace)
         merge = value.get("merge", "concat")
-        if merge not in ("add", "concat"):
-            raise SpecError(f"merge must be 'add' or 'concat', got {merge!r}", loc_of(value, "merge", vloc))
+        if merge not in MERGES:
+            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}", loc_of(value, "merge", vloc))
         start = self.single(src, "parallel", loc)
         branches = value["branches"]
         bloc = loc_of(value, "branches", vloc)
         if isinstance(branches, LocMap):
-            named = [(k, v, loc_of(branches, k, bloc)) for k, v in branches.items()]
+            named = [(check_name(k, branches.key_locs[k], "branch"), v, loc_of(branches, k, bloc))
+                     for k, v in branches.items()]
         elif isinstance(branches, list):
             named = [(None, v, loc_of(branches, i, bloc)) for i, v in enumerate(branches)]
         else:
@@ -271,18 +305,36 @@ class Expander:
             raise SpecError("parallel needs at least two branches (an empty one is the identity)", bloc)
         outs = []
         for bname, layers, where in named:
+            layers = self.branch_layers(layers, where, {**env, IN: self.view(start)})
+            if layers is None:
+                continue
             full = scope.define(bname or scope.auto("branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
-            outs.append(self.sequence(layers, child, env, start))
+            outs.append(self.sequence(layers, child, env, start, where))
             self.names.alias(scope, full, outs[-1])
-        layer_cls = REGISTRY[merge]
+        if len(outs) == 1:  # the others' `if` was false: no merge (MobileNetV2 without its shortcut)
+            if name:
+                self.names.alias(scope, scope.define(name, loc), outs[0])
+            return outs[0]
         full = scope.define(name or scope.auto(merge), loc)
-        self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)
+        self.add_node(Node(full, merge, REGISTRY[merge](), tuple(outs), (), loc, scope.trace), loc)
         return full
+
+    def branch_layers(self, value: Any, where: Loc, env: dict[str, Any]) -> Any:
+        """A branch is a layer list, or {if: condition, layers: [...]}: None when the condition is false."""
+        if not isinstance(value, LocMap):
+            return value
+        if set(value) != {"if", "layers"}:
+            raise SpecError("a branch is a list of layers or {if: condition, layers: [...]}", where)
+        return value["layers"] if self.condition(value["if"], env, loc_of(value, "if", where)) else None
 
     def add_node(self, node: Node, loc: Loc) -> None:
         if len(self.nodes) >= MAX_LAYERS:
             raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", loc)
+        if node.name in self.names.nodes:  # one dotted name from two scopes: `from:` could not tell them apart
+            first = self.nodes[self.names.nodes[node.name]].loc
+            raise SpecError(f"two nodes are named '{node.name}' (the first at line {first.line})", loc,
+                            trace=node.trace)
         self.names.nodes[node.name] = len(self.nodes)
         self.nodes.append(node)
 
@@ -297,7 +349,7 @@ class Expander:
         try:
             if isinstance(value, list):
                 return [self.sub(v, env, loc_of(value, i, loc)) for i, v in enumerate(value)]
-            return substitute(value, env)
+            return substitute(value, env, self.work)
         except ExprError as exc:
             raise SpecError(str(exc), loc) from None
 
