@@ -27,6 +27,10 @@ is the method's noise floor on this machine.
 events and synchronises once per repeat, as a careful hand-written GPU loop does
 (and as `cnntool bench` does); --dtype bf16/fp16 wraps both in autocast.
 
+--train compares training steps instead (`cnntool bench --train`, SGD): the plain
+side is model.train(), zero_grad(set_to_none=True), loss = model(x).float().mean(),
+loss.backward(), opt.step().
+
     python bench/bench_harness_overhead.py [--threads N] [--rounds 10] [--iters 3] [--clock wall|cpu] [--control]
     python bench/bench_harness_overhead.py --device cuda --batch 256 --dtype bf16 --channels-last
 """
@@ -58,6 +62,8 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace
     autocast on either device, as `cnntool bench --dtype` does."""
     amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.dtype)
     timer = _cuda_timer(x.device) if x.is_cuda else _clock_timer(CLOCKS[args.clock])
+    if args.train:
+        return plain_train_loop(model, x, args, amp, timer)
     rates = []
     with torch.inference_mode(), torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
         for _ in range(args.warmup):
@@ -65,6 +71,26 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace
         for _ in range(args.repeats):
             seconds = timer(lambda: [model(x) for _ in range(args.iters)])
             rates.append(x.shape[0] * args.iters / seconds)
+    return statistics.median(rates)
+
+
+def plain_train_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace, amp, timer) -> float:
+    """A hand-written SGD training loop (autocast around the forward only; fp16 needs a
+    GradScaler, which this loop does not write, so use fp32 or bf16 here)."""
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
+            loss = model(x).float().mean()
+        loss.backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    rates = [x.shape[0] * args.iters / timer(lambda: [step() for _ in range(args.iters)])
+             for _ in range(args.repeats)]
     return statistics.median(rates)
 
 
@@ -94,7 +120,7 @@ def cnntool_run(model: torch.nn.Module, args: argparse.Namespace) -> float:
     source = ModelSource(args.model, lambda: model, (3, 224, 224))
     config = BenchConfig(device=args.device, batches=(args.batch,), iters=args.iters, repeats=args.repeats,
                          warmup_iters=args.warmup, warmup_s=0.0, threads=args.threads, check=False,
-                         dtype=DType(args.dtype), channels_last=args.channels_last)
+                         dtype=DType(args.dtype), channels_last=args.channels_last, train=args.train)
     row = run_bench(source, config, clock=CLOCKS[args.clock]).rows[0]
     return row.throughput.median_img_s
 
@@ -113,6 +139,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--dtype", choices=[d.value for d in DType], default="fp32")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--train", action="store_true", help="training steps (SGD) instead of inference")
     args = parser.parse_args()
     if args.device != "cpu" and args.clock == "cpu":
         parser.error("--clock cpu measures CPU work only; use the default wall clock on a GPU")
@@ -129,7 +156,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {args.model} batch {args.batch}, "
           f"{args.device} {args.dtype}{' channels_last' if args.channels_last else ''}, "
           f"{args.repeats} x {args.iters} batches per side per round, {args.rounds} rounds, "
-          f"{args.clock} clock{', CONTROL: plain loop on both sides' if args.control else ''}")
+          f"{args.clock} clock{', CONTROL: plain loop on both sides' if args.control else ''}"
+          f"{', TRAINING steps (SGD)' if args.train else ''}")
     print(f"load average before: {os.getloadavg()} on {os.cpu_count()} CPUs")
     name_a = "plain  " if args.control else "cnntool"
     a_rates, b_rates = [], []

@@ -31,6 +31,7 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
     fields: dict[str, tuple[_Axis, _Axis] | None] = {}
     nodes = {node.name: node for node in model.nodes}
     rows, warnings, mem = [], [], []
+    needs_grad: dict[str, bool] = {}  # does the node's output depend on a parameter?
     unread = unread_nodes(model)
     for node in model.nodes:
         if node.layer is None:
@@ -55,10 +56,13 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
                             trace=node.trace) from None
         shapes[node.name] = io.out
         fields[node.name] = _next_rf([fields[n] for n in node.inputs], node.layer.window(io), io)
-        rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name], shape))
+        grad_in = any(needs_grad.get(name, False) for name in node.inputs)
+        rows.append(_row(node, ins, io.out, io, batch, dtype_bytes, fields[node.name], shape, grad_in))
+        needs_grad[node.name] = grad_in or rows[-1].params > 0
         layer = node.layer
         if node.name in unread:  # never run by the built module: no operations, no memory
-            rows[-1] = dataclasses.replace(rows[-1], macs=0, flops=0, fvcore=0, act_bytes=0)
+            rows[-1] = dataclasses.replace(rows[-1], macs=0, flops=0, fvcore=0, act_bytes=0,
+                                           backward_macs=0, backward_flops=0)
             notes = notes + _unread_note(node.name, unread[node.name])
             mem.append(_Mem(False, 0, {}))
         else:
@@ -150,7 +154,8 @@ def _merge(rows: list[LayerRow], depth: int) -> LayerRow:
         inputs=first.inputs, in_shapes=first.in_shapes, out_shape=last.out_shape,
         params=total("params"), buffers=total("buffers"), macs=total("macs"), flops=total("flops"),
         fvcore=total("fvcore"), elements=last.elements, act_bytes=total("act_bytes"), rf=last.rf,
-        loc=first.loc, peers=_sum_peers(rows))
+        loc=first.loc, peers=_sum_peers(rows), backward_macs=total("backward_macs"),
+        backward_flops=total("backward_flops"), grad_in=first.grad_in)
 
 
 def _sum_peers(rows: list[LayerRow]) -> dict[str, int]:
@@ -165,10 +170,12 @@ def _ref(target: Node, shapes: dict) -> Ref:
     return Ref(target.kind, tuple(shapes[n] for n in target.inputs), shapes[target.name], target.layer)
 
 
-def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf, image) -> LayerRow:
+def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf, image, grad_in: bool = False) -> LayerRow:
     layer = node.layer
     macs = layer.macs(io) if layer else 0
     ops = layer.ops(io) if layer else 0
+    bwd = layer.backward_macs(io, grad_in) if layer else 0
+    bwd_ops = layer.backward_ops(io, grad_in) if layer else 0
     elements = math.prod(out)
     return LayerRow(
         name=node.name, kind=node.kind, detail=layer.describe() if layer else "",
@@ -176,7 +183,8 @@ def _row(node: Node, ins, out, io: Io | None, batch: int, nbytes: int, rf, image
         params=layer.params(io) if layer else 0, buffers=layer.buffers(io) if layer else 0,
         macs=batch * macs, flops=batch * (2 * macs + ops), fvcore=batch * (layer.fvcore(io) if layer else 0),
         elements=elements, act_bytes=batch * elements * nbytes, rf=_public_rf(rf, image), loc=str(node.loc),
-        arithmetic=tuple(layer.explain(io)) if layer else (), peers=layer.peers(io) if layer else {})
+        arithmetic=tuple(layer.explain(io)) if layer else (), peers=layer.peers(io) if layer else {},
+        backward_macs=batch * bwd, backward_flops=batch * (2 * bwd + bwd_ops), grad_in=grad_in)
 
 
 def _totals(rows: list[LayerRow], nbytes: int, peak: int) -> Totals:
@@ -194,7 +202,8 @@ def _totals(rows: list[LayerRow], nbytes: int, peak: int) -> Totals:
         fvcore=sum(r.fvcore for r in layers), act_bytes=sum(r.act_bytes for r in layers),
         input_bytes=rows[0].act_bytes, peak_act_bytes=peak, weight_bytes=nbytes * sum(r.params + r.buffers for r in layers),
         peers=_sum_peers(layers),
-        by_kind={k: KindTotals(*v) for k, v in by_kind.items()})
+        by_kind={k: KindTotals(*v) for k, v in by_kind.items()},
+        backward_macs=sum(r.backward_macs for r in layers), backward_flops=sum(r.backward_flops for r in layers))
 
 
 # -- receptive field ---------------------------------------------------------------------

@@ -40,6 +40,9 @@ class LayerRow:
     loc: str
     arithmetic: tuple[str, ...] = ()  # the output-size arithmetic, for --explain
     peers: dict[str, int] = field(default_factory=dict)  # each peer tool's count, one image
+    backward_macs: int = 0  # Layer.backward_macs: input gradient (if needed) + weight gradient
+    backward_flops: int = 0  # 2 × backward_macs + element-wise backward ops
+    grad_in: bool = False  # its input depends on a parameter, so autograd needs its gradient
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,8 @@ class Totals:
     weight_bytes: int  # parameters and buffers at the same element size
     peers: dict[str, int] = field(default_factory=dict)  # each peer tool's total, one image
     by_kind: dict[str, KindTotals] = field(default_factory=dict)
+    backward_macs: int = 0
+    backward_flops: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from ..analysis.training import Optimizer
 from .errors import BenchError
 
 MIN_REPEATS = 5
@@ -61,6 +62,8 @@ class BenchConfig:
     check: bool = True
     tolerance: float | None = None
     seed: int = 0
+    train: bool = False  # time a training step (forward, backward, optimizer step) instead
+    optimizer: Optimizer = Optimizer.sgd
 
 
 def parse_int_list(text: str, what: str) -> tuple[int, ...]:
@@ -116,6 +119,9 @@ def validate(config: BenchConfig) -> list[str]:
         raise BenchError("--tolerance must be a finite number")
     if config.cuda_graphs and not config.device.strip().lower().startswith("cuda"):
         raise BenchError("--cuda-graphs needs a CUDA device")
+    if config.train and (config.cuda_graphs or config.per_layer):
+        raise BenchError(f"--train does not combine with {'--cuda-graphs' if config.cuda_graphs else '--per-layer'}"
+                         " (both capture or profile the forward alone)")
     if config.cuda_graphs and config.compile_mode is CompileMode.reduce_overhead:
         raise BenchError(
             "--cuda-graphs with --compile reduce-overhead: that mode already uses CUDA graphs"

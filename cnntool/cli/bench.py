@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ..analysis.training import Optimizer
 from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
 from ..bench.errors import BenchError
 from ..errors import printable
@@ -33,8 +34,10 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | None) -> ModelSource:
-    """Glue to the spec engine: load, analyse (batch 1 = per image) and build lazily."""
+def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | None,
+                config: BenchConfig | None = None) -> ModelSource:
+    """Glue to the spec engine: load, analyse (batch 1 = per image) and build lazily; for
+    --train also the analytic training-step peak at any batch."""
     import cnntool
     from cnntool.errors import SpecError
 
@@ -56,7 +59,16 @@ def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
         except SpecError as exc:
             raise BenchError(str(exc)) from None
 
+    def predict(batch: int) -> int:
+        from cnntool.analysis.training import Precision, training
+        precision = Precision(config.dtype.value) if config.dtype.value in ("fp16", "bf16") else Precision.fp32
+        device = "cuda" if config.device.strip().lower().startswith("cuda") else "cpu"
+        return training(model, batch, config.optimizer, precision, device, shape).peak_bytes
+
+    train = config is not None and config.train
     return ModelSource(
+        train_macs_per_image=report.totals.macs + report.totals.backward_macs if train else None,
+        predict_train_bytes=predict if train else None,
         name=model.name,
         factory=factory,
         input_shape=shape,
@@ -156,8 +168,10 @@ def bench(
     arg: Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
                                                   help="Override a spec argument (repeatable).")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+    train: Annotated[bool, typer.Option("--train", help="Time a training step: forward, backward, optimizer step.")] = False,
+    optimizer: Annotated[Optimizer, typer.Option(help="Optimizer of --train.")] = Optimizer.sgd,
 ) -> None:
-    """Benchmark a model's inference throughput, latency, memory and MFU."""
+    """Benchmark a model's inference (or --train: training-step) throughput, latency, memory and MFU."""
     try:
         config = BenchConfig(
             device=device, batches=parse_batches(batch),
@@ -165,11 +179,11 @@ def bench(
             dtype=dtype, channels_last=channels_last, compile_mode=compile_mode,
             cuda_graphs=cuda_graphs, threads=threads, iters=iters, budget_s=budget,
             repeats=repeats, warmup_iters=warmup, warmup_s=warmup_time,
-            per_layer=per_layer, check=check, tolerance=tolerance)
+            per_layer=per_layer, check=check, tolerance=tolerance, train=train, optimizer=optimizer)
 
         validate(config)
         _require_torch(device)
-        source = load_source(model, parse_args(arg or []), config.input_shape)
+        source = load_source(model, parse_args(arg or []), config.input_shape, config)
         from ..bench.runner import run_bench
 
         progress = _RichProgress()

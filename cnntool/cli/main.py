@@ -125,7 +125,7 @@ def table_output(output: Path | None) -> Iterator[Console]:
 
 
 def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False,
-         columns: list[str] | None = None) -> None:
+         columns: list[str] | None = None, notes: tuple[str, ...] = ()) -> None:
     if fmt is Format.json:
         emit(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n", output)
         return
@@ -134,6 +134,8 @@ def show(report: Report, view: str, fmt: Format, output: Path | None, explain: b
         return
     with table_output(output) as console:
         _print_report(console, report, view, explain, columns)
+        for line in notes:
+            console.print(line, highlight=False)
 
 
 def _print_report(console: Console, report: Report, view: str, explain: bool, columns: list[str] | None = None) -> None:
@@ -147,6 +149,10 @@ def _print_report(console: Console, report: Report, view: str, explain: bool, co
                   f"MACs {human(t.macs)} ({t.macs:,})   FLOPs (2·MACs + element-wise ops) {human(t.flops)}   "
                   f"activations {human_bytes(t.act_bytes)} (peak in inference {human_bytes(t.peak_act_bytes)})   "
                   f"weights {human_bytes(t.weight_bytes)}", highlight=False)
+    if view in ("flops", "summary"):
+        console.print(f"training step (forward + backward, docs/training.md): MACs {human(t.macs)} + "
+                      f"{human(t.backward_macs)} = {human(t.macs + t.backward_macs)}   FLOPs (2·MACs + ops) {human(t.flops)} + "
+                      f"{human(t.backward_flops)} = {human(t.flops + t.backward_flops)}", highlight=False)
     if view == "flops":
         console.print(peer_table(report))
     if explain:
@@ -174,6 +180,8 @@ def peer_table(report: Report):
     table.add_row("fvcore FlopCountAnalysis.total()", f"{fvcore:,}", "fvcore")
     two = "2 × MACs" if peers["flopcounter"] == 2 * macs else "2 × MACs, less what it cannot see"
     table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{peers['flopcounter']:,}", two)
+    table.add_row("FlopCounterMode around model(x).sum().backward()",
+                  f"{2 * (macs + t.backward_macs // n):,}", "2 × (MACs + backward MACs)")
     table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{macs / 2**30:.2f}", "MACs")
     for tool, call in (("torchinfo", "summary().total_mult_adds"), ("thop", "profile() \"MACs\""),
                        ("ptflops", "\"MACs\", pytorch backend"), ("ptflops-aten", "\"MACs\", aten backend")):
@@ -188,8 +196,12 @@ def _analysis_command(view: str, doc: str):
         with guard():
             check_writable(output)  # a bad -o path fails before any work
             picked = pick_columns(columns)
-            _, report = load_report(model, batch, input, set, dtype)
-            show(collapse(report, depth) if depth else report, view, format, output, explain, picked)
+            model_, report = load_report(model, batch, input, set, dtype)
+            notes = ()
+            if view == "summary" and dtype is not DType.int8:
+                from .train import training_line
+                notes = (training_line(model_, batch, dtype.value, parse_shape(input)),)
+            show(collapse(report, depth) if depth else report, view, format, output, explain, picked, notes)
     command.__doc__ = doc
     return command
 
@@ -308,7 +320,7 @@ def _cell(value):
 def _register_extensions() -> None:
     """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
     import importlib
-    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "spec.schema"):
+    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "cli.train", "spec.schema"):
         try:
             mod = importlib.import_module(f"cnntool.{module}")
         except ModuleNotFoundError as exc:

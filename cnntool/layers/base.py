@@ -16,8 +16,8 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, Union
 
 __all__ = ["MAX_DIM", "Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
-           "REGISTRY", "PEERS", "weighted_peers", "field_doc", "pair", "numel", "need_dims", "need_positive", "conv_out",
-           "pool_out", "Field", "fields_of"]
+           "REGISTRY", "PEERS", "weighted_peers", "Saved", "Extra", "field_doc", "pair", "numel", "need_dims",
+           "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]  # (H, W); YAML may give one int for both
@@ -63,6 +63,24 @@ class Win:
     stride: int | Fraction = 1  # a fraction for interpolation (input pixels per output pixel)
     padding: Fraction | int = 0
     transposed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """A tensor autograd saves that is neither an input nor the output (pool indices, BN stats)."""
+
+    elements: int  # per sample, or in all when not per_sample
+    itemsize: int = 0  # bytes per element; 0: the activation dtype's
+    per_sample: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What a layer keeps for its backward: which data inputs, its output, and extra tensors."""
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    extra: tuple[Extra, ...] = ()
 
 
 GLOBAL = "global"  # the window covers the whole input (linear, flatten, global pooling)
@@ -255,6 +273,7 @@ class Layer:
     primary: ClassVar[str | None] = None  # field set by the scalar form, e.g. `conv: 64`
     arity: ClassVar[tuple[int, int | None]] = (1, 1)  # min and max data inputs
     refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node
+    view: ClassVar[bool] = False  # the output is a view of input 0 (no new memory)
 
     def check(self) -> None:
         """Validate arguments that do not depend on the input (raise LayerError)."""
@@ -299,6 +318,21 @@ class Layer:
         """Bytes per sample of extra tensors that a referenced node (by field) must keep for this
         layer, e.g. a maxpool's int64 switches for maxunpool."""
         return {}
+
+    # -- training (docs/training.md): a kind overrides these where autograd does otherwise --
+    def backward_macs(self, io: Io, grad_in: bool) -> int:
+        """MACs of the backward: one forward's MACs for the gradient w.r.t. the input (when it
+        needs one) and one more w.r.t. the weights (when there are any)."""
+        return self.macs(io) * (int(grad_in) + int(self.params(io) > 0))
+
+    def backward_ops(self, io: Io, grad_in: bool) -> int:
+        """Element-wise backward FLOPs: as many as the forward's, when any gradient is needed."""
+        return self.ops(io) if grad_in or self.params(io) else 0
+
+    def saved(self, io: Io) -> Saved:
+        """Tensors autograd saves for the backward. Default: every data input, which is what
+        most ops keep (conv, linear, mul, SiLU/GELU, layer norm's input)."""
+        return Saved(inputs=tuple(range(len(io.ins))))
 
     def window(self, io: Io) -> tuple[Win, Win] | str | None:
         """Sliding window along H and W; None for element-wise layers, GLOBAL for dense ones."""

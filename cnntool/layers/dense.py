@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
+from .base import Saved, field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
 
 
 @register
@@ -11,6 +11,9 @@ class Flatten(Layer):
     kind = "flatten"
     doc = "(C, H, W) → (C·H·W,), as torch.nn.Flatten()."
     view = True
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()
 
     def out_shape(self, io: Io) -> Shape:
         return (numel(io.x),)

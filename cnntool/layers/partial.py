@@ -10,7 +10,7 @@ from dataclasses import field
 from functools import cache
 from typing import Optional
 
-from .base import field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
+from .base import Extra, Saved, field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
 from .conv import window_text
 
 _LINKED, _OPEN = frozenset("Xx"), frozenset(".-")
@@ -93,6 +93,11 @@ class PartialConv(Layer):
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s, p) for k, s, p in zip(self.kernel, self.stride, self.padding))  # type: ignore
 
+    def saved(self, io: Io) -> Saved:
+        # each map's conv keeps its gathered input maps (a copy), the gather its int64 indices
+        return Saved(extra=(Extra(self.links() * numel(io.x[1:])),
+                            Extra(self.links(), itemsize=8, per_sample=False)))
+
     def describe(self) -> str:
         full = len(self.connections()) * len(self.table.strip().splitlines())
         return window_text(self.kernel, self.stride, self.padding) + f" {self.links()}/{full} links"
@@ -156,6 +161,9 @@ class Subsample(Layer):
     def peers(self, io: Io) -> dict[str, int]:
         return {**super().peers(io), "ptflops": numel(io.x)}  # its F.avg_pool2d: 1 per input element
 
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(numel(io.out)),))  # avg_pool2d's input, the window sums
+
     def describe(self) -> str:
         return window_text(self.kernel, self.strides()) + " a·Σ+b"
 
@@ -187,6 +195,9 @@ class RBF(Layer):
 
     def ops(self, io: Io) -> int:
         return io.x[0] * self.out  # the subtraction x − w
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(extra=(Extra(io.x[0] * self.out),))  # pow keeps the differences x − w
 
     def fvcore(self, io: Io) -> int:
         return 0  # the module is sub, pow and sum, for which fvcore has no counting rule

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import field_doc, Io, Layer, LayerError, Shape, numel, register
+from .base import Extra, Saved, field_doc, Io, Layer, LayerError, Shape, numel, register
 
 
 
 def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int, ptflops: int,
-                arg: tuple[str, float, str] | None = None) -> type[Layer]:
+                arg: tuple[str, float, str] | None = None, saves_output: bool = False) -> type[Layer]:
     """Factory for element-wise activations: same shape, no parameters, a fixed cost per element.
-    ``ptflops``: what ptflops counts per element (its module hook, plus its patched F.relu/F.elu)."""
+    ``ptflops``: what ptflops counts per element (its module hook, plus its patched F.relu/F.elu).
+    ``saves_output``: autograd keeps the result (ReLU, tanh, sigmoid), not the input."""
     namespace = {"kind": kind, "doc": doc, "__annotations__": {}}
     if arg:
         name, default, text = arg
@@ -28,16 +29,19 @@ def _activation(kind: str, torch_name: str, doc: str, ops_per_element: int, ptfl
     def peers(self, io: Io) -> dict[str, int]:
         return {**Layer.peers(self, io), "ptflops": ptflops * numel(io.out)}
 
-    namespace.update(ops=ops, build=build, peers=peers, __module__=__name__, __qualname__=torch_name)
+    def saved(self, io: Io) -> Saved:
+        return Saved(output=True) if saves_output else Saved(inputs=(0,))
+
+    namespace.update(ops=ops, build=build, peers=peers, saved=saved, __module__=__name__, __qualname__=torch_name)
     return register(type(torch_name, (Layer,), namespace))
 
 
-ReLU = _activation("relu", "ReLU", "max(0, x)", 1, 2)
+ReLU = _activation("relu", "ReLU", "max(0, x)", 1, 2, saves_output=True)
 LeakyReLU = _activation("leakyrelu", "LeakyReLU", "max(εx, x)", 1, 1,
                         ("slope", 0.01, "negative slope ε (YOLO: 0.1)"))
 ELU = _activation("elu", "ELU", "x if x > 0 else α(eˣ − 1)", 1, 2, ("alpha", 1.0, "α"))
-Tanh = _activation("tanh", "Tanh", "hyperbolic tangent", 1, 0)
-Sigmoid = _activation("sigmoid", "Sigmoid", "logistic sigmoid", 1, 0)
+Tanh = _activation("tanh", "Tanh", "hyperbolic tangent", 1, 0, saves_output=True)
+Sigmoid = _activation("sigmoid", "Sigmoid", "logistic sigmoid", 1, 0, saves_output=True)
 
 
 @register
@@ -52,6 +56,9 @@ class Softmax(Layer):
         # thop: per position, C exps, C − 1 adds and C divides; ptflops: its F.softmax, 1 per element
         n, c = numel(io.out), io.x[0]
         return {**super().peers(io), "thop": 3 * n - n // c, "ptflops": n}
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(output=True)  # _softmax_backward_data reads the result
 
     def build(self, io: Io):
         from torch import nn
@@ -72,6 +79,11 @@ class Dropout(Layer):
 
     def describe(self) -> str:
         return f"p={self.p:g}"
+
+    def saved(self, io: Io) -> Saved:
+        # CUDA's native_dropout keeps a bool mask; on CPU PyTorch multiplies by a noise tensor of
+        # the input's dtype and keeps that instead (docs/training.md)
+        return Saved(extra=(Extra(numel(io.x), itemsize=1),))
 
     def build(self, io: Io):
         from torch import nn
@@ -101,6 +113,10 @@ class BatchNorm(Layer):
     def peers(self, io: Io) -> dict[str, int]:
         per = 2 if self.affine else 1  # thop: 2 per element, twice with affine; ptflops as fvcore
         return {**super().peers(io), "thop": 2 * per * numel(io.x), "ptflops": per * numel(io.x)}
+
+    def saved(self, io: Io) -> Saved:
+        # native_batch_norm_backward reads the input, save_mean and save_invstd (fp32, per channel)
+        return Saved(inputs=(0,), extra=(Extra(2 * io.x[0], itemsize=4, per_sample=False),))
 
     def build(self, io: Io):
         from torch import nn
@@ -142,6 +158,12 @@ class LocalResponseNorm(Layer):
 
     def describe(self) -> str:
         return f"n={self.size}"
+
+    def saved(self, io: Io) -> Saved:
+        # F.local_response_norm: the input, the zero-padded squares (C + n − 1 maps) kept by
+        # avg_pool3d, and two input-sized intermediates kept by pow and the final division
+        c, hw = io.x[0], numel(io.x[1:])
+        return Saved(inputs=(0,), extra=(Extra((c + self.size - 1) * hw), Extra(2 * c * hw)))
 
     def build(self, io: Io):
         from torch import nn

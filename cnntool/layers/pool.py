@@ -5,7 +5,7 @@ from dataclasses import field
 from fractions import Fraction
 from typing import Literal, Optional
 
-from .base import GLOBAL, field_doc, stride_notes, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
+from .base import GLOBAL, Extra, Saved, field_doc, stride_notes, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, pool_out, register
 from .conv import window_text
 
 
@@ -65,6 +65,10 @@ class MaxPool(_Pool):
     kind = "maxpool"
     doc = "max pooling (torch.nn.MaxPool2d); `maxpool: 2` is 2×2 with stride 2."
     torch_name = "MaxPool2d"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(numel(io.out), itemsize=8),))  # int64 indices
+
     kernel: Pair = field(metadata=field_doc("window size"))
     stride: Optional[Pair] = field(default=None, metadata=field_doc("stride; defaults to the kernel size"))
     padding: Pair = field(default=(0, 0), metadata=field_doc("implicit -inf padding per side"))
@@ -105,6 +109,10 @@ class AdaptiveAvgPool(Layer):
 
     def peers(self, io: Io) -> dict[str, int]:
         return _adaptive_peers(self, io, numel(io.x) // numel(io.out))
+
+    def saved(self, io: Io) -> Saved:
+        # to 1×1 ATen computes a mean, which keeps only sizes
+        return Saved() if self.size == (1, 1) else Saved(inputs=(0,))
 
     def window(self, io: Io):
         if io.x[1:] == self.size:
@@ -158,6 +166,9 @@ class GlobalAvgPool(_GlobalPool):
     def peers(self, io: Io) -> dict[str, int]:
         return _adaptive_peers(self, io, io.x[1] * io.x[2])
 
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # a mean over H×W keeps only sizes
+
 
 @register
 class GlobalMaxPool(_GlobalPool):
@@ -167,6 +178,9 @@ class GlobalMaxPool(_GlobalPool):
 
     def peers(self, io: Io) -> dict[str, int]:
         return _adaptive_peers(self, io, None)
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(io.x[0], itemsize=8),))  # int64 indices
 
 
 @register
@@ -197,6 +211,9 @@ class MaxUnpool(Layer):
 
     def describe(self) -> str:
         return f"← {self.indices}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # keeps the pool's indices, already counted with that maxpool
 
     def build(self, io: Io):
         # the builder makes the referenced maxpool return its indices and passes them in
@@ -257,6 +274,9 @@ class Upsample(Layer):
     def describe(self) -> str:
         corners = " corners" if self.align_corners else ""
         return f"×{self.scale} {self.mode}{corners}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # the backward needs only sizes
 
     def build(self, io: Io):
         from torch import nn

@@ -80,6 +80,9 @@ COLUMNS: dict[str, Column] = {
     "flops": Column("FLOPs (2·MACs+ops)", lambda r, _: r.flops, lambda r, _: human(r.flops) if r.flops else "",
                     lambda rep: rep.totals.flops),
     "fvcore": _count("fvcore"),
+    "backward_macs": Column("backward MACs", lambda r, _: r.backward_macs,
+                            lambda r, _: human(r.backward_macs) if r.backward_macs else "",
+                            lambda rep: rep.totals.backward_macs),
     "memory": Column("output memory", lambda r, _: r.act_bytes, lambda r, _: human_bytes(r.act_bytes),
                      lambda rep: rep.totals.act_bytes),
     "rf": Column("receptive field", lambda r, _: None if r.rf is None else [plain(s) for s in r.rf.size],
@@ -91,7 +94,7 @@ COLUMNS = {key: replace(col, key=key.replace("%", "_share")) for key, col in COL
 VIEWS: dict[str, list[str]] = {
     "shapes": ["layer", "kind", "detail", "from", "output", "rf"],
     "params": ["layer", "kind", "detail", "output", "params", "buffers", "params%"],
-    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "macs%"],
+    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "backward_macs", "macs%"],
     "summary": ["layer", "kind", "detail", "output", "params", "macs", "flops", "memory", "rf"],
 }
 
@@ -108,6 +111,8 @@ def report_json(report: Report) -> dict[str, Any]:
                    "fvcore": t.fvcore, "act_bytes": t.act_bytes, "input_bytes": t.input_bytes,
                    "peak_act_bytes": t.peak_act_bytes, "weight_bytes": t.weight_bytes,
                    "peers": t.peers,
+                   "backward_macs": t.backward_macs, "backward_flops": t.backward_flops,
+                   "training_macs": t.macs + t.backward_macs, "training_flops": t.flops + t.backward_flops,
                    "by_kind": {k: {"layers": v.layers, "params": v.params, "macs": v.macs, "flops": v.flops}
                                for k, v in sorted(t.by_kind.items())}},
         "warnings": [{"layer": w.layer, "loc": w.loc, "message": w.message} for w in report.warnings],
@@ -121,7 +126,8 @@ def _layer_json(row: LayerRow) -> dict[str, Any]:
     return {"name": row.name, "kind": row.kind, "detail": row.detail, "inputs": list(row.inputs),
             "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
             "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
-            "fvcore": row.fvcore, "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
+            "fvcore": row.fvcore, "backward_macs": row.backward_macs, "backward_flops": row.backward_flops,
+            "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
             "loc": row.loc, "arithmetic": list(row.arithmetic), "peers": row.peers}
 
 

@@ -25,7 +25,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     """A small app with the bench commands; the spec engine is replaced by a tiny model."""
     seen: dict = {}
 
-    def fake_source(ref: str, args: dict, input_shape):
+    def fake_source(ref: str, args: dict, input_shape, config=None):
         seen.update(ref=ref, args=args, input_shape=input_shape)
         factory = LayoutSensitive if ref == "layout-bug" else None
         return tiny_source(factory) if factory else tiny_source()
