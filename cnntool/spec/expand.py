@@ -24,7 +24,7 @@ MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a 
 MAX_CALL_DEPTH = 32
 META_KEYS = ("name", "from", "repeat", "for", "if")
 CONSTRUCTS = ("seq", "parallel")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")  # digits alone: a Sequential's child, `layer1.0`
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Expander:
             inner = {**env, **bound}
             if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
                 runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
+        runs = [(k, inner, str(n) if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else n)
+                for k, inner, n in runs]  # `name: $i` over a range names torch's Sequential children
         given = [name for _, _, name in runs]
         numbered = len(runs) > 1 and given[0] is not None and len(set(given)) < len(given)
         for k, inner, this_name in runs:
