@@ -182,7 +182,7 @@ class Blocks:
             first = self.instances[key][0]
             cls = key[0] if key[0] != "Sequential" or first.local.isdigit() else first.local.rstrip("0123456789")
             base = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", cls).lower()
-            base = re.sub(r"[^a-z0-9_]", "_", base) or "block"
+            base = re.sub(r"[^a-z0-9_]", "_", base).strip("_") or "block"
             name, n = base, 1
             while name in taken:
                 n += 1
@@ -200,7 +200,7 @@ class Blocks:
         labels = [label for label, _ in self.leaves(self.instances[key][0])]
         plan: list[tuple[int, Any]] = []
         found: dict[tuple, Leaf] = {}
-        used: Counter = Counter()
+        used: set[str] = {"i"}  # `i` is the loop variable of Sequential runs
         for j, label in enumerate(labels):
             column = tuple(vec[j] for vec in vectors)
             if len(set(column)) == 1:
@@ -208,8 +208,11 @@ class Blocks:
                 continue
             leaf = found.get(column) or _multiple(column, found)
             if leaf is None:
-                used[label] += 1
-                arg = label if used[label] == 1 else f"{label}{used[label]}"
+                arg, n = label, 1
+                while arg in used:
+                    n += 1
+                    arg = f"{label}{n}"
+                used.add(arg)
                 leaf = found[column] = Leaf(arg)
             plan.append((j, leaf))
         return plan

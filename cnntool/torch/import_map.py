@@ -202,7 +202,8 @@ def _add(node: fx.Node) -> Mapped:
 def _cat(node: fx.Node) -> Mapped:
     dim = _arg(node, 1, "dim", 0)
     _need(dim in (1, -3), f"torch.cat along dim {dim} (concat joins channels, dim 1)")
-    return Mapped("concat", inputs=tuple(node.args[0]))
+    inputs = tuple(node.args[0])
+    return Mapped(IDENTITY if len(inputs) == 1 else "concat", inputs=inputs)  # cat([x]) is x (DenseNet)
 
 
 @on_call(torch.flatten, "flatten")

@@ -124,6 +124,7 @@ class _Walk:
         self.classes: dict[str, str] = {}
         self.unsupported: Counter = Counter()
         self.opaque: list[str] = []
+        self.failed: set[str] = set()  # unsupported calls (their getitems are folded into them)
         self.calls: Counter = Counter()
 
     def ref(self, value: Any) -> str:
@@ -157,8 +158,8 @@ class _Walk:
         else:
             scope, where, name = paths, (paths[-1] if paths else "the model"), None
         if node.op == "call_function" and node.target is operator.getitem and \
-                self.ref(node.args[0]) in self.opaque:
-            self.alias[node.name] = self.ref(node.args[0])  # (out, weights)[0] of an opaque call
+                isinstance(node.args[0], fx.Node) and self.ref(node.args[0]) in self.failed:
+            self.alias[node.name] = self.ref(node.args[0])  # (out, weights)[0] of an unsupported call
             return
         try:
             mapped = self.map(node)
@@ -183,6 +184,7 @@ class _Walk:
         return map_function(node)
 
     def unsupported_op(self, node: fx.Node, what: str, where: str, scope: list[str], name: str | None) -> None:
+        self.failed.add(node.name)
         if not self.allow:
             self.unsupported[(what, where)] += 1
             return
