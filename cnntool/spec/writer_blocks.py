@@ -122,11 +122,13 @@ class Blocks:
                 ins, out = external(item), item.out()
             else:
                 ins, out = list(item.inputs), item.id
-                refs = [self._ref(v, tree, inside) for v in ins]
-                entry[item.kind] = refs if REGISTRY[item.kind].arity[1] != 1 else self.fields(item)
+                listed = REGISTRY[item.kind].arity[1] != 1 and not fields_of(REGISTRY[item.kind])
+                entry[item.kind] = [self._ref(v, tree, inside) for v in ins] if listed else self.fields(item)
             if id(item) in tree.explicit:
                 entry["name"] = name
-            if not isinstance(entry.get(getattr(item, "kind", None)), list) and ins and ins[0] != prev:
+            if isinstance(item, Op) and not listed and len(ins) > 1:
+                entry["from"] = [self._ref(v, tree, inside) for v in ins]  # e.g. an opaque call of two tensors
+            elif not (isinstance(item, Op) and listed) and ins and ins[0] != prev:
                 entry["from"] = self._ref(ins[0], tree, inside)
             entries.append(entry)
             inside[out], prev = name, out

@@ -84,18 +84,30 @@ def _kw(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
-def trace(model: nn.Module, x: torch.Tensor) -> fx.GraphModule:
-    """The fx graph, with every node's output shape (ShapeProp on meta tensors costs nothing)."""
-    from torch.fx.passes.shape_prop import ShapeProp
+def trace(model: nn.Module) -> fx.GraphModule:
+    """The fx graph of the model's forward (its Python code run on proxies, no tensors)."""
     try:
-        gm = fx.GraphModule(model, fx.Tracer().trace(model))
+        return fx.GraphModule(model, fx.Tracer().trace(model))
     except Exception as exc:  # fx raises TraceError, TypeError, ... on data-dependent control flow
         raise ImportFailure(f"torch.fx cannot trace the model: {type(exc).__name__}: {exc}") from None
+
+
+def _forward_failed(x: torch.Tensor, exc: Exception) -> ImportFailure:
+    lines = str(exc).strip().splitlines()
+    return ImportFailure(f"a forward at input {list(x.shape[1:])} failed: {type(exc).__name__}: "
+                         f"{lines[-1] if lines else ''}")
+
+
+def _shapes(gm: fx.GraphModule, x: torch.Tensor) -> None:
+    """Every node's output shape, for the opaque nodes (ShapeProp on meta tensors costs nothing)."""
+    import contextlib
+    import io
+    from torch.fx.passes.shape_prop import ShapeProp
     try:
-        ShapeProp(gm).propagate(x)
+        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints a traceback itself
+            ShapeProp(gm).propagate(x)
     except Exception as exc:
-        raise ImportFailure(f"a forward at input {list(x.shape[1:])} failed: {type(exc).__name__}: {exc}") from None
-    return gm
+        raise _forward_failed(x, exc) from None
 
 
 def _scopes(node: fx.Node) -> tuple[list[str], dict[str, str]]:
@@ -222,9 +234,15 @@ def import_model(target: str, kwargs: dict[str, Any] | None = None,
     kwargs = kwargs or {}
     model = _build(target, kwargs)
     x = torch.empty(1, *input_shape, device="meta")
-    walk = _Walk(trace(model, x), allow_unsupported)
+    gm = trace(model)
+    if allow_unsupported:
+        _shapes(gm, x)
+    walk = _Walk(gm, allow_unsupported)
     output = walk.run()
-    macs, out_shape = _measure(model, x)
+    try:
+        macs, out_shape = _measure(model, x)
+    except Exception as exc:  # user code: a wrong input size, a shape mismatch
+        raise _forward_failed(x, exc) from None
     unused = _unused(model, set(walk.calls))
     params = sum(p.numel() for p in model.parameters()) - sum(unused.values())
     return Imported(target, kwargs, tuple(input_shape), walk.ops, walk.classes, output, params, macs,
