@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .errors import Loc
 from .layers import Layer
 
-__all__ = ["Node", "Model", "INPUT"]
+__all__ = ["Node", "Model", "INPUT", "at_input"]
 
 INPUT = "input"
 
@@ -43,3 +43,12 @@ class Model:
     accuracy: dict[str, Any] = field(default_factory=dict)
     loc: Loc = Loc("<spec>", 0, 0)
     aliases: dict[str, str] = field(default_factory=dict)  # block/branch name -> its output node
+    # set when expressions read `in` (the input shape): the same spec expanded at another input
+    respec: Callable[[tuple[int, ...]], "Model"] | None = field(default=None, compare=False, repr=False)
+
+
+def at_input(model: Model, shape: tuple[int, ...] | None) -> Model:
+    """``model`` at another input shape: re-expanded when its layers read `in`, else itself."""
+    if shape is None or tuple(shape) == model.input_shape or model.respec is None:
+        return model
+    return model.respec(tuple(shape))

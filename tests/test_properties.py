@@ -136,6 +136,34 @@ def unpool(draw, shape, new, prev):
     return entries
 
 
+@st.composite
+def squeeze_excite(draw, shape, new, prev):
+    """SE (Hu et al. 2018): pool, squeeze, excite, gate; `mul` (or `add`) broadcasts (C, 1, 1) over the map."""
+    c = shape[0]
+    pool = {"globalavgpool": None, "name": new()}
+    entries = [pool, {"conv": {"out": draw(st.integers(1, 4)), "kernel": 1}, "name": new()},
+               {draw(st.sampled_from(["relu", "silu"])): None, "name": new()},
+               {"conv": {"out": draw(st.sampled_from([1, c])), "kernel": 1}, "name": new()},
+               {draw(st.sampled_from(["sigmoid", "hardsigmoid"])): None, "name": new()}]
+    merge = draw(st.sampled_from(["mul", "add"]))
+    return entries + [{merge: draw(st.permutations([prev, entries[-1]["name"]])), "name": new()}]
+
+
+@st.composite
+def channel_split(draw, shape, new, prev):
+    """ShuffleNetV2's unit: split the channels in two slices, transform one, concatenate, shuffle."""
+    c = shape[0]
+    cut = draw(st.integers(0, c - 1))
+    a = {"slice": {"start": 0, "stop": cut} if cut else {"start": 0}, "name": new()}
+    b = {"slice": {"start": cut}, "name": new(), "from": prev}
+    if not cut:
+        a = {"slice": {"start": 0, "stop": c}, "name": a["name"]}
+    conv_ = {"conv": {"out": draw(st.integers(1, 3)), "kernel": 1}, "name": new()}
+    joined = {"concat": [a["name"], conv_["name"]], "name": new()}
+    groups = draw(st.sampled_from(divisors(c + conv_["conv"]["out"] - cut)))
+    return [a, b, conv_, joined, {"shuffle": groups, "name": new()}]
+
+
 def _small(shape):
     return len(shape) == 3 and max(shape[1:]) <= 12
 
@@ -170,9 +198,27 @@ MOTIFS = {
     "concat": (MAP, None, concat, {"concat"}),
     "crop_like": (MAP, None, crop_like, {"crop", "concat"}),
     "maxunpool": (MAP, None, unpool, {"maxpool", "maxunpool"}),
+    "se": (MAP, None, squeeze_excite, {"mul", "add", "hardsigmoid", "silu"}),
+    "prelu": (MAP, None, sized("prelu", lambda s: st.fixed_dictionaries(
+        {"num_parameters": st.sampled_from([1, s[0]]), "init": st.floats(0, 0.5)})), {"prelu"}),
+    "prelu1d": (FLAT, None, sized("prelu", lambda s: st.sampled_from([1, s[0]])), {"prelu"}),
+    "layernorm": (MAP, None, simple("layernorm", st.none() | st.fixed_dictionaries(
+        {"eps": st.sampled_from([1e-6, 1e-5]), "affine": st.booleans()})), {"layernorm"}),
+    "layernorm1d": (FLAT, None, simple("layernorm", st.fixed_dictionaries({"affine": st.booleans()})), {"layernorm"}),
+    "groupnorm": (MAP, None, sized("groupnorm", lambda s: st.fixed_dictionaries(
+        {"groups": st.sampled_from(divisors(s[0])), "affine": st.booleans()})), {"groupnorm"}),
+    "slice": (MAP, None, sized("slice", lambda s: st.integers(0, s[0] - 1).flatmap(
+        lambda a: st.fixed_dictionaries({"start": st.just(a), "stop": st.none() | st.integers(a + 1, s[0])}))), {"slice"}),
+    "shuffle": (MAP, None, sized("shuffle", lambda s: st.sampled_from(divisors(s[0]))), {"shuffle"}),
+    "layerscale": (MAP, None, simple("layerscale", st.floats(1e-6, 1)), {"layerscale"}),
+    "layerscale1d": (FLAT, None, simple("layerscale"), {"layerscale"}),
+    "droppath": (MAP, None, simple("droppath", st.floats(0, 0.5)), {"droppath"}),
+    "split": (MAP, None, channel_split, {"slice", "concat", "shuffle"}),
 }
 ACTIVATIONS = {"relu": st.none(), "tanh": st.none(), "sigmoid": st.none(), "softmax": st.none(),
-               "leakyrelu": st.floats(0, 0.5), "elu": st.floats(0.1, 2), "dropout": st.floats(0, 0.9)}
+               "leakyrelu": st.floats(0, 0.5), "elu": st.floats(0.1, 2), "dropout": st.floats(0, 0.9),
+               "silu": st.none(), "hardswish": st.none(), "hardsigmoid": st.none(), "relu6": st.none(),
+               "mish": st.none(), "gelu": st.sampled_from(["none", "tanh"])}
 
 
 @st.composite
@@ -183,7 +229,7 @@ def activation(draw, shape, new, prev):
 
 for _dims in (MAP, FLAT):  # one motif per dimensionality, so activations are not drawn 7× as often
     MOTIFS[f"activation{_dims}"] = (_dims, None, activation, set(ACTIVATIONS))
-GRAPH = {"residual", "concat", "crop_like", "maxunpool"}
+GRAPH = {"residual", "concat", "crop_like", "maxunpool", "se", "split"}
 
 
 def model_of(spec):
@@ -334,3 +380,34 @@ input: [1, 4, 4]
 layers:
   - upsample: {scale: 2, mode: nearest, align_corners: true}
 """)))
+
+
+def test_every_modern_kind_counts_as_torch_and_fvcore_do():
+    # one spec with every kind issue 10 added, so each meets torch and fvcore at least once
+    assert_counts_agree(yaml.safe_load("""
+name: modern
+input: [8, 6, 6]
+layers:
+  - conv: {out: 8, kernel: 3, padding: 1, groups: 8}
+    name: dw
+  - {layernorm: {eps: 1.0e-6}, name: ln}
+  - {groupnorm: 4, name: gn}
+  - {gelu: tanh, name: g1}
+  - {gelu: null, name: g2}
+  - {silu: null, name: s}
+  - {hardswish: null, name: hs}
+  - {relu6: null, name: r6}
+  - {mish: null, name: m}
+  - {prelu: 8, name: pr}
+  - {globalavgpool: null, name: gap}
+  - {conv: {out: 8, kernel: 1}, name: ex}
+  - {hardsigmoid: null, name: gate}
+  - {mul: [m, gate], name: se}
+  - {add: [se, gap], name: bias}
+  - {layerscale: 0.5, name: ls}
+  - {droppath: 0.2, name: dp}
+  - {slice: {start: 2, stop: 6}, name: half}
+  - {shuffle: 2, name: sh}
+  - {flatten: null, name: f}
+  - {layernorm: null, name: ln1d}
+"""))

@@ -82,7 +82,7 @@ def test_a_spec_using_every_construct_validates(validator):
     ("layers: [{conv: 64, relu: null}]", "layers/0", "two kinds in one entry"),
     ("layers: [{name: x}]", "layers/0", "meta keys only"),
     ("layers: [{relu: null, repeat: 2, for: {a: [1]}}]", "layers/0", "repeat and for together"),
-    ("layers: [parallel: {branches: [[relu], []], merge: mul}]", "layers/0/parallel/merge", "add or concat"),
+    ("layers: [parallel: {branches: [[relu], []], merge: max}]", "layers/0/parallel/merge", "add, concat or mul"),
     ("defaults: {convv: {kernel: 3}}\nlayers: [relu]", "defaults", "defaults for an unknown kind"),
     ("defaults: {conv: {kernal: 3}}\nlayers: [relu]", "defaults/conv", "defaults with an unknown field"),
     ("layers: [relu]\nexpect: {params: 5}", "expect", "expect without a source"),

@@ -7,7 +7,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 from ..errors import SpecError
-from ..graph import Model, Node
+from ..graph import Model, Node, at_input
 from ..layers import GLOBAL, Io, LayerError, Ref, Win
 from .report import RF, KindTotals, LayerRow, Report, Totals, Warning
 
@@ -21,6 +21,7 @@ def analyze(model: Model, batch: int = 1, input_shape: tuple[int, ...] | None = 
     """Shape, params, MACs, FLOPs, memory and receptive field of every layer of ``model``."""
     if batch <= 0:
         raise SpecError(f"batch must be positive, got {batch}")
+    model = at_input(model, input_shape)
     shape = tuple(input_shape or model.input_shape)
     shapes: dict[str, tuple[int, ...]] = {}
     fields: dict[str, tuple[_Axis, _Axis] | None] = {}

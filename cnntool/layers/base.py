@@ -169,6 +169,14 @@ def _type_name(tp: Any) -> str:
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity")
+
+
 def coerce(value: Any, tp: Any) -> Any:
     """Check a YAML value against a field type; raise LayerError naming what was expected."""
     origin = typing.get_origin(tp)
@@ -208,7 +216,7 @@ def coerce(value: Any, tp: Any) -> Any:
     why = ""
     if tp is int and isinstance(value, float) and value.is_integer():
         why = " (`/` divides to a float; use `//`)"
-    elif tp in (int, float) and isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+    elif tp in (int, float) and isinstance(value, str) and _numeric(value):
         why = " (a quoted number is text; remove the quotes)"
     raise LayerError(f"expected {_type_name(tp)}, got {shown}{why}")
 

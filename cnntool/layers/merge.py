@@ -7,19 +7,28 @@ from typing import Optional
 from .base import field_doc, Io, Layer, LayerError, Pair, Shape, need_dims, numel, register
 
 
+def broadcast(ins: tuple[Shape, ...], verb: str) -> Shape:
+    """The largest input's shape, when every other input matches it or is 1 along each axis
+    that differs (an SE gate (C, 1, 1) onto (C, H, W)); numpy's rule, limited to one side."""
+    target = max(ins, key=numel)
+    for other in ins:
+        fits = len(other) == len(target) and all(a in (b, 1) for a, b in zip(other, target))
+        if not fits:
+            what = "channels" if other[1:] == target[1:] else "shapes"
+            first, second = (other, target) if other is ins[0] else (target, other)
+            raise LayerError(f"{what} don't match: cannot {verb} {list(first)} and {list(second)}")
+    return target
+
+
 @register
 class Add(Layer):
     kind = "add"
-    doc = "element-wise sum of two or more inputs of one shape (residual shortcut, HRNet fusion)."
+    doc = ("element-wise sum of two or more inputs (residual shortcut, HRNet fusion); an input of "
+           "size 1 along an axis is broadcast.")
     arity = (2, None)
 
     def out_shape(self, io: Io) -> Shape:
-        first = io.ins[0]
-        for other in io.ins[1:]:
-            if other != first:
-                what = "channels" if other[1:] == first[1:] else "shapes"
-                raise LayerError(f"{what} don't match: cannot add {list(first)} and {list(other)}")
-        return first
+        return broadcast(io.ins, "add")
 
     def ops(self, io: Io) -> int:
         return (len(io.ins) - 1) * numel(io.out)
@@ -27,6 +36,24 @@ class Add(Layer):
     def build(self, io: Io):
         from ..torch.ops import Sum
         return Sum()
+
+
+@register
+class Mul(Layer):
+    kind = "mul"
+    doc = ("element-wise product of two or more inputs, broadcast as `add` (the squeeze-and-excitation "
+           "gate x·σ(…) of shape (C, 1, 1) against (C, H, W)).")
+    arity = (2, None)
+
+    def out_shape(self, io: Io) -> Shape:
+        return broadcast(io.ins, "multiply")
+
+    def ops(self, io: Io) -> int:
+        return (len(io.ins) - 1) * numel(io.out)  # fvcore has no rule for mul: 0 there
+
+    def build(self, io: Io):
+        from ..torch.ops import Product
+        return Product()
 
 
 @register

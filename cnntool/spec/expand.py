@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Loc, SpecError
-from .expr import ExprError, substitute
+from .expr import IN, ExprError, Namespace, substitute
 from ..graph import INPUT, Node
-from ..layers import REGISTRY, Layer, LayerError
+from ..layers import REGISTRY, Io, Layer, LayerError, Ref
 from ..layers.base import coerce, fields_of
 from .names import Names, Scope, suggest
 from .yamlsource import LocList, LocMap, loc_of
@@ -24,6 +24,7 @@ MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a 
 MAX_CALL_DEPTH = 32
 META_KEYS = ("name", "from", "repeat", "for", "if")
 CONSTRUCTS = ("seq", "parallel")
+MERGES = ("add", "concat", "mul")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")  # digits alone: a Sequential's child, `layer1.0`
 
 
@@ -35,14 +36,66 @@ class Block:
     loc: Loc
 
 
+class InputView(Namespace):
+    """`in` in an expression: the shape of the node an entry reads, inferred only when asked."""
+
+    def __init__(self, expander: "Expander", node: str):
+        self.expander, self.node = expander, node
+
+    def expr_attr(self, name: str) -> Any:
+        shape = self.expander.shape_of(self.node)
+        if name == "shape":
+            return list(shape)
+        if name == "c":
+            return shape[0]
+        if name in ("h", "w"):
+            if len(shape) != 3:
+                raise ExprError(f"in.{name}: the input is a vector {list(shape)}, not a (C, H, W) map")
+            return shape[1 if name == "h" else 2]
+        raise ExprError(f"`in` has no attribute '{name}' (in.c, in.h, in.w, in.shape)")
+
+
 class Expander:
     def __init__(self, defaults: dict[str, LocMap], blocks: dict[str, Block],
-                 later_names: dict[str, Loc], spec_args: dict[str, Any]):
+                 later_names: dict[str, Loc], spec_args: dict[str, Any],
+                 input_shape: tuple[int, ...] = ()):
         self.defaults = defaults
         self.spec_args = spec_args  # what every block sees besides its own arguments
         self.blocks = blocks
         self.names = Names(later_names)
         self.nodes: list[Node] = []
+        self.input_shape = input_shape
+        self.shapes: list[tuple[int, ...]] = []  # output shapes of nodes[:len(shapes)], when `in` asked
+        self.read_input = False  # an expression read `in`: the nodes depend on the input shape
+
+    def view(self, node: str) -> InputView:
+        return InputView(self, node)
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """Output shape of an earlier node, inferring the shapes of all nodes up to it once, in order
+        (they are topological), with the same rules and messages as the analysis."""
+        self.read_input = True
+        index = self.names.nodes[name]
+        while len(self.shapes) <= index:
+            node = self.nodes[len(self.shapes)]
+            self.shapes.append(self.input_shape if node.layer is None else self._infer(node))
+        return self.shapes[index]
+
+    def _infer(self, node: Node) -> tuple[int, ...]:
+        get = lambda n: self.shapes[self.names.nodes[n]]  # noqa: E731
+        ins = tuple(get(n) for n in node.inputs)
+        refs = {key: Ref(self.nodes[self.names.nodes[t]].kind,
+                         tuple(get(n) for n in self.nodes[self.names.nodes[t]].inputs), get(t),
+                         self.nodes[self.names.nodes[t]].layer) for key, t in node.refs}
+        try:
+            out = node.layer.out_shape(Io(ins, refs=refs))
+            if min(out, default=1) <= 0:
+                raise LayerError(f"output shape {list(out)} is not positive")
+        except LayerError as exc:
+            shown = ", ".join(str(list(s)) for s in ins)
+            raise SpecError(f"{node.name} ({node.kind}) on input {shown}: {exc}", node.loc,
+                            trace=node.trace) from None
+        return out
 
     # -- public --------------------------------------------------------------------------
     def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:
@@ -65,8 +118,11 @@ class Expander:
         key, value, meta = self.split(raw, loc)
         meta_loc = lambda k: loc_of(raw, k, loc)  # noqa: E731
         runs = []
+        env = {**env, IN: self.view(prev)}  # in meta keys, `in` is the entry's input (`from`, else prev)
         for k, bound in enumerate(self.loops(meta, raw, loc, env)):
             inner = {**env, **bound}
+            if "from" in meta:
+                inner[IN] = self.view(self.sources(meta, raw, loc, scope, inner, prev)[0])
             if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
                 runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
         runs = [(k, inner, str(n) if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else n)
@@ -161,7 +217,7 @@ class Expander:
             src = tuple(self.names.resolve(self.sub(v, env, loc_of(value, i, vloc)), scope, loc_of(value, i, vloc))
                         for i, v in enumerate(value))
             value = None
-        layer, refs = self.make_layer(cls, value, vloc, loc, scope, env)
+        layer, refs = self.make_layer(cls, value, vloc, loc, scope, {**env, IN: self.view(src[0])})
         if len(src) < lo or (hi is not None and len(src) > hi):
             want = f"at least {lo}" if hi is None else f"{lo}" if lo == hi else f"{lo} to {hi}"
             raise SpecError(f"{kind} takes {want} input(s), got {len(src)}", loc, trace=scope.trace)
@@ -216,10 +272,10 @@ class Expander:
         if scope.depth >= MAX_CALL_DEPTH:
             raise SpecError(f"blocks call each other more than {MAX_CALL_DEPTH} deep (recursion?)", loc,
                             trace=scope.trace)
-        env = self.block_env(block, value, vloc, loc, scope, caller)
+        start = self.single(src, f"block '{block.name}'", loc)
+        env = self.block_env(block, value, vloc, loc, scope, {**caller, IN: self.view(start)})
         full = scope.define(name or scope.auto(block.name), loc)
-        child = Scope(full + ".", self.single(src, f"block '{block.name}'", loc), (loc, *scope.trace),
-                      scope, scope.depth + 1)
+        child = Scope(full + ".", start, (loc, *scope.trace), scope, scope.depth + 1)
         out = self.sequence(block.layers, child, env, child.input)
         self.names.alias(scope, full, out)  # the block's name stands for its output
         return out
@@ -227,7 +283,7 @@ class Expander:
     def block_env(self, block: Block, value: Any, vloc: Loc, loc: Loc, scope: Scope,
                   caller: dict[str, Any]) -> dict[str, Any]:
         """A block sees the spec's arguments and its own, evaluated in the caller's scope."""
-        env = dict(self.spec_args)
+        env = {**self.spec_args, IN: caller[IN]}  # argument defaults may read the block's input too
         params = list(block.args)
         if value is None:
             given: dict[str, Any] = {}
@@ -255,11 +311,11 @@ class Expander:
     def parallel(self, value: Any, vloc: Loc, loc: Loc, name: str | None, src: tuple[str, ...],
                  scope: Scope, env: dict[str, Any]) -> str:
         if not isinstance(value, LocMap) or set(value) - {"branches", "merge"} or "branches" not in value:
-            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat}",
+            raise SpecError("parallel takes {branches: [[...], [...]] or {name: [...]}, merge: add|concat|mul}",
                             vloc, trace=scope.trace)
         merge = value.get("merge", "concat")
-        if merge not in ("add", "concat"):
-            raise SpecError(f"merge must be 'add' or 'concat', got {merge!r}", loc_of(value, "merge", vloc))
+        if merge not in MERGES:
+            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}", loc_of(value, "merge", vloc))
         start = self.single(src, "parallel", loc)
         branches = value["branches"]
         bloc = loc_of(value, "branches", vloc)
@@ -273,14 +329,28 @@ class Expander:
             raise SpecError("parallel needs at least two branches (an empty one is the identity)", bloc)
         outs = []
         for bname, layers, where in named:
+            layers = self.branch_layers(layers, where, {**env, IN: self.view(start)})
+            if layers is None:
+                continue
             full = scope.define(bname or scope.auto("branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
             outs.append(self.sequence(layers, child, env, start))
             self.names.alias(scope, full, outs[-1])
-        layer_cls = REGISTRY[merge]
+        if len(outs) == 1:  # the others' `if` was false: no merge (MobileNetV2 without its shortcut)
+            if name:
+                self.names.alias(scope, scope.define(name, loc), outs[0])
+            return outs[0]
         full = scope.define(name or scope.auto(merge), loc)
-        self.add_node(Node(full, merge, layer_cls(), tuple(outs), (), loc, scope.trace), loc)
+        self.add_node(Node(full, merge, REGISTRY[merge](), tuple(outs), (), loc, scope.trace), loc)
         return full
+
+    def branch_layers(self, value: Any, where: Loc, env: dict[str, Any]) -> Any:
+        """A branch is a layer list, or {if: condition, layers: [...]}: None when the condition is false."""
+        if not isinstance(value, LocMap):
+            return value
+        if set(value) != {"if", "layers"}:
+            raise SpecError("a branch is a list of layers or {if: condition, layers: [...]}", where)
+        return value["layers"] if self.condition(value["if"], env, loc_of(value, "if", where)) else None
 
     def add_node(self, node: Node, loc: Loc) -> None:
         if len(self.nodes) >= MAX_LAYERS:

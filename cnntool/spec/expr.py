@@ -6,11 +6,12 @@ by walking a whitelist of node types, so a spec can never run Python code.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from typing import Any, Mapping
 
-__all__ = ["ExprError", "substitute", "has_expr"]
+__all__ = ["ExprError", "substitute", "has_expr", "Namespace", "UserFunction", "IN"]
 
 _WHOLE = re.compile(r"^\$(?:\{(?P<expr>[^{}]+)\}|(?P<name>[A-Za-z_]\w*))$")
 _PART = re.compile(r"\$(?:\{([^{}]+)\}|([A-Za-z_]\w*))")
@@ -27,9 +28,48 @@ def _range(*args: int) -> list[int]:
 
 
 _FUNCS = {"min": min, "max": max, "len": len, "int": int, "abs": abs, "round": round,
-          "range": _range, "sum": sum}
+          "range": _range, "sum": sum,
+          # the papers' rules: EfficientNet's ceil(d · layers), RegNet's log-quantised widths
+          "ceil": math.ceil, "floor": math.floor, "log": math.log, "sqrt": math.sqrt}
 MAX_POWER = 64
 MAX_ITEMS = 100_000  # longest list or string an expression may build (= the layer limit)
+MAX_CALLS = 100_000  # user-function calls one expression may make (f(x) = g(x) + g(x) doubles)
+IN = "__in__"  # `in.c` is written for the layer's input; `in` is a Python keyword, so it is renamed
+_IN_ATTR = re.compile(r"(?<![\w.])in\.(?=[A-Za-z_])")
+
+
+class Namespace:
+    """A value whose attributes an expression may read (`in.c`); the only attribute access allowed."""
+
+    def expr_attr(self, name: str) -> Any:
+        raise ExprError(f"no attribute '{name}'")
+
+
+class UserFunction:
+    """A spec's `functions:` entry: parameters and one expression, evaluated in the spec's arguments."""
+
+    def __init__(self, name: str, params: tuple[str, ...], body: str, scope: Mapping[str, Any]):
+        self.name, self.params, self.body, self.scope = name, params, body, scope
+        try:
+            self.tree = ast.parse(_IN_ATTR.sub(IN + ".", body.strip()), mode="eval").body
+        except SyntaxError:
+            raise ExprError(f"cannot parse the body of {name}: '{body}'") from None
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.params):
+            raise ExprError(f"{self.name} takes {len(self.params)} argument(s) ({', '.join(self.params)}), "
+                            f"got {len(args)}")
+        _count_call(self.name)
+        return _eval(self.tree, {**self.scope, **dict(zip(self.params, args))}, self.body)
+
+
+_calls = [0]  # user-function calls in the expression being evaluated (reset per expression)
+
+
+def _count_call(name: str) -> None:
+    _calls[0] += 1
+    if _calls[0] > MAX_CALLS:
+        raise ExprError(f"more than {MAX_CALLS:,} function calls in one expression (last: {name})")
 
 
 class ExprError(ValueError):
@@ -52,9 +92,10 @@ def substitute(value: Any, scope: Mapping[str, Any]) -> Any:
 
 def _eval_text(text: str, scope: Mapping[str, Any]) -> Any:
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(_IN_ATTR.sub(IN + ".", text.strip()), mode="eval")
     except SyntaxError:
         raise ExprError(f"cannot parse expression '{text}'") from None
+    _calls[0] = 0
     return _eval(tree.body, scope, text)
 
 
@@ -79,7 +120,10 @@ def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
                 return scope[name]
             if name in ("true", "false"):
                 return name == "true"
-            known = ", ".join(sorted(scope)) or "none"
+            if name == IN:
+                raise ExprError(f"'{text}': `in` (the input's shape) is not known here")
+            known = ", ".join(sorted(k for k in scope if k != IN and not isinstance(scope[k], UserFunction)))
+            known = known or "none"
             raise ExprError(f"unknown name '{name}' in '{text}' (arguments in scope: {known})")
         case ast.BinOp(op=op, left=left, right=right) if type(op) in _BIN:
             a, b = ev(left), ev(right)
@@ -89,7 +133,7 @@ def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
                 raise ExprError(f"'{text}' builds a sequence too large (over the limit of {MAX_ITEMS:,} items)")
             try:
                 return _BIN[type(op)](a, b)
-            except (TypeError, ZeroDivisionError) as exc:
+            except (TypeError, ZeroDivisionError, OverflowError) as exc:
                 raise ExprError(f"'{text}': {exc}") from None
         case ast.UnaryOp(op=ast.USub(), operand=x):
             return -ev(x)
@@ -117,11 +161,21 @@ def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
             return slice(*(None if part is None else ev(part) for part in (lo, hi, step)))
         case ast.List(elts=items) | ast.Tuple(elts=items):
             return [ev(i) for i in items]
+        case ast.Attribute(value=base, attr=attr):
+            obj = ev(base)
+            if not isinstance(obj, Namespace):
+                raise ExprError(f"'{text}': only `in` has attributes (in.c, in.h, in.w)")
+            return obj.expr_attr(attr)
+        case ast.Call(func=ast.Name(id=fn), args=args, keywords=[]) if isinstance(scope.get(fn), UserFunction):
+            return scope[fn](*(ev(a) for a in args))
         case ast.Call(func=ast.Name(id=fn), args=args, keywords=[]) if fn in _FUNCS:
             try:
                 return _FUNCS[fn](*(ev(a) for a in args))
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ExprError(f"'{text}': {exc}") from None
+        case ast.Call(func=ast.Name(id=fn)) if fn not in _FUNCS:
+            raise ExprError(f"unknown function '{fn}' in '{text}' (a spec's `functions:` see only those above them)")
     raise ExprError(f"'{text}' uses something expressions do not allow "
-                    "(only numbers, names, + - * / // % **, comparisons, and/or/not, "
-                    "x if c else y, indexing, lists, min/max/len/int/abs/round/range/sum)")
+                    "(only numbers, names, in.c/in.h/in.w, + - * / // % **, comparisons, and/or/not, "
+                    "x if c else y, indexing, lists, min/max/len/int/abs/round/range/sum/ceil/floor/log/sqrt "
+                    "and the spec's functions)")

@@ -9,6 +9,7 @@ import yaml
 from ..errors import Loc, SpecError
 from .expand import CONSTRUCTS, META_KEYS, Block, Expander, suggest
 from .expect import parse_expect
+from .functions import define_functions
 from ..graph import Model
 from ..layers import REGISTRY
 from .yamlsource import LocList, LocMap, load_yaml, loc_of
@@ -23,6 +24,7 @@ TOP_KEYS: dict[str, tuple[bool, str]] = {
     "notes": (False, "free text: choices made, known inconsistencies in the source"),
     "input": (True, "input shape [C, H, W] without the batch"),
     "args": (False, "spec arguments and their defaults, used as $name / ${expr}"),
+    "functions": (False, "expression helpers, `name(a, b): expression`, callable in any ${...}"),
     "defaults": (False, "default fields per layer kind, e.g. {conv: {kernel: 3, padding: 1}}"),
     "blocks": (False, "reusable blocks: name -> {args: {...}, layers: [...]}"),
     "layers": (True, "the layer list"),
@@ -141,7 +143,8 @@ class SpecFile:
         if not isinstance(doc["layers"], list) or not doc["layers"]:
             raise SpecError("`layers` must be a non-empty list", loc_of(doc, "layers", doc.loc))
         later = _literal_names(doc)
-        expander = Expander(self.defaults, self.blocks, later, args)
+        helpers = define_functions(doc.get("functions"), args, loc_of(doc, "functions", doc.loc))
+        expander = Expander(self.defaults, self.blocks, later, {**args, **helpers}, shape)
         nodes = expander.expand(doc["layers"], loc_of(doc, "layers", doc.loc))
         if variant is None and self.variants and "expect" not in doc:
             expect: tuple = ()
@@ -156,7 +159,8 @@ class SpecFile:
                                         else "") if t),
             file=self.display, variant=variant, args=args, expect=expect,
             reference=part.get("reference", doc.get("reference") if part is doc else None),
-            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases))
+            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases),
+            respec=(lambda at: self.model(variant, overrides, at)) if expander.read_input else None)
 
 
 def _check_expect_names(expect: tuple, nodes: tuple, aliases: dict[str, str]) -> None:

@@ -141,16 +141,21 @@ def _entry(open_: bool) -> dict[str, Any]:
 
 
 def _parallel(suffix: str) -> dict[str, Any]:
-    branch = {"$ref": f"#/$defs/layers{suffix}"}
+    from .expand import MERGES
+    layers = {"$ref": f"#/$defs/layers{suffix}"}
+    branch = {"anyOf": [layers, {
+        "type": "object", "required": ["if", "layers"], "additionalProperties": False,
+        "description": "a branch that exists only when `if` is true",
+        "properties": {"if": {"type": ["boolean", "string"]}, "layers": layers}}]}
     return {
         "description": "branches from one input, merged: {branches: [[...], [...]] or {name: [...]}, "
-                       "merge: add|concat}; an empty branch is the identity",
+                       "merge: add|concat|mul}; an empty branch is the identity",
         "type": "object", "required": ["branches"], "additionalProperties": False,
         "properties": {
             "branches": {"description": "a list of layer lists (scopes branch1, branch2, ...) or name: layers",
                          "anyOf": [{"type": "array", "items": branch, "minItems": 2},
                                    {"type": "object", "additionalProperties": branch, "minProperties": 2}]},
-            "merge": {"description": "how branch outputs are joined", "enum": ["add", "concat"],
+            "merge": {"description": "how branch outputs are joined", "enum": list(MERGES),
                       "default": "concat"}}}
 
 
@@ -190,6 +195,8 @@ def _top(keys: dict[str, tuple[bool, str]]) -> dict[str, Any]:
         "name": {"type": "string"}, "description": {"type": "string"}, "source": {"type": "string"},
         "notes": {"type": "string"}, "input": shape,
         "args": {"type": "object"}, "defaults": {"$ref": "#/$defs/defaults"},
+        "functions": {"type": "object", "propertyNames": {"pattern": r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$"},
+                      "additionalProperties": {"type": ["string", "number"]}},
         "blocks": {"$ref": "#/$defs/blocks"}, "layers": {"$ref": "#/$defs/layers"},
         "expect": {"$ref": "#/$defs/expect"}, "variants": {"$ref": "#/$defs/variants"},
         "reference": {"type": "string", "pattern": REFERENCE.pattern},

@@ -7,6 +7,7 @@ so an alias bomb fails fast instead of eating memory.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ctor = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+# YAML 1.1 needs a dot in a float (1.0e-6); people write 1e-6, as YAML 1.2 and JSON allow
+_EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def _tag(node: yaml.Node) -> str:
@@ -80,6 +83,8 @@ class _Converter:
             return out
         if node.tag not in _SCALAR_TAGS:
             raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
+        if node.tag == _TAG + "str" and not node.style and _EXP_FLOAT.match(node.value):
+            return float(node.value)  # unquoted 1e-6 (quoted, it stays text)
         try:
             return _ctor.construct_object(node)
         except yaml.YAMLError as exc:

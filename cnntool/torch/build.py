@@ -18,7 +18,7 @@ from torch import nn
 
 from ..analysis.analyze import analyze
 from ..errors import SpecError
-from ..graph import INPUT, Model
+from ..graph import INPUT, Model, at_input
 from ..layers import Io, Ref
 from ..analysis.report import Report
 
@@ -89,6 +89,7 @@ def node_ios(model: Model, input_shape: tuple[int, ...] | None = None,
              report: Report | None = None) -> dict[str, Io]:
     """The analysis' view of every layer node (input and output shapes, referenced nodes);
     ``report``, if given, must be an analysis of ``model`` at ``input_shape``."""
+    model = at_input(model, input_shape)
     report = report or analyze(model, 1, input_shape)
     rows = {row.name: row for row in report.layers}
     nodes = {node.name: node for node in model.nodes}
@@ -127,6 +128,7 @@ def build(model: Model, input_shape: tuple[int, ...] | None = None, *, device: s
     """The torch module of ``model``. ``device="meta"`` allocates nothing (for counting);
     ``init`` applies torchvision's initialisation (see `initialise`); ``report`` saves
     re-analysing when the caller has the analysis at this input shape."""
+    model = at_input(model, input_shape)
     ios = node_ios(model, input_shape, report)
     modules: dict[str, nn.Module] = {}
     with torch.device(device) if device else contextlib.nullcontext():

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Sum", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
+__all__ = ["Sum", "Product", "ChannelSlice", "LayerScale", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
 
 
 class Sum(nn.Module):
@@ -20,6 +20,41 @@ class Sum(nn.Module):
         for x in xs[1:]:
             out = out + x
         return out
+
+
+class Product(nn.Module):
+    """Element-wise product of any number of inputs, broadcast (`mul`: an SE gate)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class ChannelSlice(nn.Module):
+    """Channels start:stop of the input (`slice`)."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+    def extra_repr(self) -> str:
+        return f"channels={self.start}:{self.stop}"
+
+
+class LayerScale(nn.Module):
+    """γ·x with a learned γ per channel, shaped (C, 1, 1) on maps as ConvNeXt's CNBlock holds it."""
+
+    def __init__(self, shape: tuple[int, ...], init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((shape[0],) + (1,) * (len(shape) - 1), float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * x
 
 
 class Concat(nn.Module):
