@@ -11,6 +11,7 @@ traced by fx; that is a clean error naming fx's reason (see docs/import.md).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import operator
 from collections import Counter
@@ -21,7 +22,7 @@ import torch
 from torch import fx, nn
 
 from ..spec.writer import Op
-from .import_map import IDENTITY, Mapped, Unsupported, map_function, map_module
+from .import_map import IDENTITY, MODULES, WRAPPED, Mapped, Unsupported, map_function, map_module
 
 __all__ = ["Imported", "ImportFailure", "load_callable", "import_model", "import_spec", "trace"]
 
@@ -71,8 +72,12 @@ def load_callable(target: str) -> Any:
 def _build(target: str, kwargs: dict[str, Any]) -> nn.Module:
     builder = load_callable(target)
     try:
-        with torch.device("meta"):
-            model = builder(**kwargs)
+        try:
+            with torch.device("meta"):
+                model = builder(**kwargs)
+        except (NotImplementedError, RuntimeError):  # e.g. RegNet computes its widths with tensors
+            with _meta_weights():
+                model = builder(**kwargs)
     except Exception as exc:  # user code: any failure is reported, never a traceback
         raise ImportFailure(f"calling {target}({_kw(kwargs)}) failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
@@ -80,14 +85,46 @@ def _build(target: str, kwargs: dict[str, Any]) -> nn.Module:
     return model.eval()
 
 
+@contextlib.contextmanager
+def _meta_weights():
+    """Only parameters and buffers on meta, each moved there as its module registers it (one
+    layer's weights exist on the CPU at a time): for builders that compute with tensors."""
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def parameter(self, name, param):
+        register_parameter(self, name, None if param is None else
+                           nn.Parameter(param.to("meta"), requires_grad=param.requires_grad))
+
+    def buffer(self, name, tensor, persistent=True):
+        register_buffer(self, name, None if tensor is None else tensor.to("meta"), persistent)
+
+    nn.Module.register_parameter, nn.Module.register_buffer = parameter, buffer
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
+
+
 def _kw(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+class _Tracer(fx.Tracer):
+    """fx's tracer, with every module that has an import rule kept whole (torchvision's
+    LayerNorm2d and StochasticDepth too, whose forward fx would otherwise trace into), and the
+    functions with a rule that fx would trace into (ShuffleNet's channel_shuffle) kept as calls."""
+
+    def __init__(self):
+        super().__init__(autowrap_functions=WRAPPED)
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return type(m) in MODULES or super().is_leaf_module(m, qualname)
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
     """The fx graph of the model's forward (its Python code run on proxies, no tensors)."""
     try:
-        return fx.GraphModule(model, fx.Tracer().trace(model))
+        return fx.GraphModule(model, _Tracer().trace(model))
     except Exception as exc:  # fx raises TraceError, TypeError, ... on data-dependent control flow
         raise ImportFailure(f"torch.fx cannot trace the model: {type(exc).__name__}: {exc}") from None
 
@@ -106,8 +143,8 @@ def _shapes(gm: fx.GraphModule, x: torch.Tensor) -> None:
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints a traceback itself
             ShapeProp(gm).propagate(x)
-    except Exception as exc:
-        raise _forward_failed(x, exc) from None
+    except Exception:  # the measuring forward below reports it (after any unsupported calls)
+        pass
 
 
 def _scopes(node: fx.Node) -> tuple[list[str], dict[str, str]]:
@@ -182,7 +219,10 @@ class _Walk:
         if mapped.kind == IDENTITY:
             self.alias[node.name] = inputs[0]
             return
-        self.ops.append(Op(node.name, mapped.kind, mapped.fields, inputs, tuple(scope), name))
+        first = f"{node.name}:{mapped.kind}" if mapped.then else node.name
+        self.ops.append(Op(first, mapped.kind, mapped.fields, inputs, tuple(scope), name))
+        if mapped.then:
+            self.ops.append(Op(node.name, mapped.then, {}, (first,), tuple(scope), None))
 
     def map(self, node: fx.Node) -> Mapped:
         if node.op == "call_module":
@@ -235,8 +275,7 @@ def import_model(target: str, kwargs: dict[str, Any] | None = None,
     model = _build(target, kwargs)
     x = torch.empty(1, *input_shape, device="meta")
     gm = trace(model)
-    if allow_unsupported:
-        _shapes(gm, x)
+    _shapes(gm, x)
     walk = _Walk(gm, allow_unsupported)
     output = walk.run()
     try:
