@@ -20,13 +20,15 @@ import cnntool  # noqa: E402
 from cnntool.check.run import Status, check_paths  # noqa: E402
 from cnntool.cli.import_ import register  # noqa: E402
 from cnntool.spec.file import SpecFile  # noqa: E402
-from cnntool.torch.importer import ImportFailure, import_spec  # noqa: E402
+from cnntool.torch.importer import ImportFailure, build_model, import_spec  # noqa: E402
 
 SLOW = bool(os.environ.get("CNNTOOL_SLOW"))
 # torchvision builders and the keyword arguments of their inference network (googlenet: no aux heads)
 MODELS = {"alexnet": {}, "vgg11": {}, "vgg16_bn": {}, "resnet18": {}, "resnet50": {}, "resnet101": {},
           "googlenet": {"aux_logits": False, "init_weights": False}, "squeezenet1_0": {},
-          "squeezenet1_1": {}, "densenet121": {}}
+          "squeezenet1_1": {}, "densenet121": {}, "mobilenet_v2": {}, "mobilenet_v3_small": {},
+          "mobilenet_v3_large": {}, "efficientnet_b0": {}, "regnet_y_400mf": {}, "regnet_x_400mf": {},
+          "shufflenet_v2_x1_0": {}}
 
 app = typer.Typer()
 register(app)
@@ -46,9 +48,7 @@ def imported(tmp_path, name: str, **kwargs) -> tuple[str, "torch.nn.Module"]:
     text = import_spec(f"torchvision.models.{name}", kwargs) if kwargs else _text(name)
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
-    with torch.device("meta"):
-        model = getattr(torchvision.models, name)(**(kwargs or MODELS.get(name, {}))).eval()
-    return str(path), model
+    return str(path), build_model(f"torchvision.models.{name}", kwargs or MODELS.get(name, {}))
 
 
 def measured(model, shape=(3, 224, 224)) -> tuple[int, int, tuple[int, ...]]:
@@ -98,7 +98,7 @@ def test_import_then_check_passes(tmp_path, name):
     assert all(s.status is Status.ok for s in result.steps), result.steps
 
 
-@pytest.mark.parametrize("name", ["resnet18"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
 def test_round_trip_state_dict(tmp_path, name):
     path, _ = imported(tmp_path, name)
     net = cnntool.build(SpecFile(path).model())

@@ -231,8 +231,14 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
     except ValueError as exc:
         log.record(Step.torchvision, [Issue(Step.torchvision, str(exc), loc)], 1)
         return
-    with torch.device("meta"):
-        reference = builder(**REFERENCE_KWARGS.get(name.rpartition(".")[2], {}))
+    kwargs = REFERENCE_KWARGS.get(name.rpartition(".")[2], {})
+    try:
+        with torch.device("meta"):
+            reference = builder(**kwargs)
+    except (NotImplementedError, RuntimeError):  # builders that compute with tensors (RegNet)
+        from ..torch.importer import meta_weights
+        with meta_weights():
+            reference = builder(**kwargs)
     params = sum(p.numel() for p in reference.parameters())
     issues = [] if params == report.totals.params else [Issue(
         Step.torchvision, f"{name} has {params:,} parameters, the spec {report.totals.params:,}", loc)]

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-__all__ = ["Mapped", "Unsupported", "IDENTITY", "map_module", "map_function", "MODULES", "FUNCTIONS"]
+SHAPED = ("chunk",)  # calls whose rule reads the input's shape (the importer runs ShapeProp first)
+
+__all__ = ["SHAPED", "Mapped", "Unsupported", "IDENTITY", "map_module", "map_function", "MODULES", "FUNCTIONS"]
 
 IDENTITY = ""  # the kind of a call that passes its input through (nn.Identity): no node is written
 

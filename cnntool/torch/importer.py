@@ -22,9 +22,9 @@ import torch
 from torch import fx, nn
 
 from ..spec.writer import Op
-from .import_map import IDENTITY, MODULES, WRAPPED, Mapped, Unsupported, map_function, map_module
+from .import_map import IDENTITY, MODULES, SHAPED, WRAPPED, Mapped, Unsupported, map_function, map_module
 
-__all__ = ["Imported", "ImportFailure", "load_callable", "import_model", "import_spec", "trace"]
+__all__ = ["Imported", "ImportFailure", "load_callable", "build_model", "meta_weights", "import_model", "import_spec", "trace"]
 
 class ImportFailure(ValueError):
     """A model that cannot be imported: `error: …` and exit code 2 (cnntool.cli.exits.guard)."""
@@ -69,14 +69,15 @@ def load_callable(target: str) -> Any:
     return obj
 
 
-def _build(target: str, kwargs: dict[str, Any]) -> nn.Module:
+def build_model(target: str, kwargs: dict[str, Any]) -> nn.Module:
+    """``target(**kwargs)`` with its weights on the meta device, in eval mode."""
     builder = load_callable(target)
     try:
         try:
             with torch.device("meta"):
                 model = builder(**kwargs)
         except (NotImplementedError, RuntimeError):  # e.g. RegNet computes its widths with tensors
-            with _meta_weights():
+            with meta_weights():
                 model = builder(**kwargs)
     except Exception as exc:  # user code: any failure is reported, never a traceback
         raise ImportFailure(f"calling {target}({_kw(kwargs)}) failed: {type(exc).__name__}: {exc}") from None
@@ -86,7 +87,7 @@ def _build(target: str, kwargs: dict[str, Any]) -> nn.Module:
 
 
 @contextlib.contextmanager
-def _meta_weights():
+def meta_weights():
     """Only parameters and buffers on meta, each moved there as its module registers it (one
     layer's weights exist on the CPU at a time): for builders that compute with tensors."""
     register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
@@ -272,10 +273,11 @@ def import_model(target: str, kwargs: dict[str, Any] | None = None,
                  input_shape: tuple[int, ...] = (3, 224, 224), allow_unsupported: bool = False) -> Imported:
     """Build ``target(**kwargs)`` on meta, trace it at ``input_shape`` and map every call."""
     kwargs = kwargs or {}
-    model = _build(target, kwargs)
+    model = build_model(target, kwargs)
     x = torch.empty(1, *input_shape, device="meta")
     gm = trace(model)
-    _shapes(gm, x)
+    if allow_unsupported or any(n.target in SHAPED for n in gm.graph.nodes):
+        _shapes(gm, x)  # (a meta forward of BN is not free: only when a rule reads shapes)
     walk = _Walk(gm, allow_unsupported)
     output = walk.run()
     try:
