@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
+import sys
 import operator
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +57,8 @@ def load_callable(target: str) -> Any:
         module_name, _, attr = target.rpartition(".")
     if not module_name or not attr:
         raise ImportFailure(f"{target!r} is not MODULE.builder or MODULE:Callable")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # `mypkg.models:MyNet` from the current directory, as `python -m` does
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
