@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cnntool.torch.importer import import_spec
+from cnntool.torch.import_spec import import_spec
 
 ZOO = Path(__file__).resolve().parent.parent / "model_specs"
 PAIRS = [("resnet18", {}, "resnet.yaml"), ("resnet50", {}, "resnet.yaml"), ("vgg16", {}, "vgg.yaml"),

@@ -20,7 +20,8 @@ import cnntool  # noqa: E402
 from cnntool.check.run import Status, check_paths  # noqa: E402
 from cnntool.cli.import_ import register  # noqa: E402
 from cnntool.spec.file import SpecFile  # noqa: E402
-from cnntool.torch.importer import ImportFailure, build_model, import_spec  # noqa: E402
+from cnntool.torch.import_spec import import_spec
+from cnntool.torch.importer import ImportFailure, build_model  # noqa: E402
 
 SLOW = bool(os.environ.get("CNNTOOL_SLOW"))
 # torchvision builders and the keyword arguments of their inference network (googlenet: no aux heads)

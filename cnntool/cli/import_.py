@@ -29,17 +29,17 @@ def import_command(
     """Write a spec for a PyTorch model, traced with torch.fx on the meta device (no weights allocated)."""
     from ..spec.file import parse_overrides
     from .main import emit, parse_shape
-    with guard(ImportError_()):
+    with guard(_failure_type()):
         kwargs = parse_overrides(arg or [])
         shape = parse_shape(input_)
-        from ..torch.importer import import_spec
+        from ..torch.import_spec import import_spec
         text = import_spec(target, kwargs, shape, allow_unsupported)
         emit(text, output)
     if output is not None:
         err.print(f"wrote {output} ({len(text.splitlines())} lines)")
 
 
-def ImportError_() -> type[Exception]:
+def _failure_type() -> type[Exception]:
     """The importer's error type, imported only when the command runs (it needs torch)."""
     try:
         from ..torch.importer import ImportFailure

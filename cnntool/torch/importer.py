@@ -26,7 +26,8 @@ from torch import fx, nn
 from ..spec.writer import Op
 from .import_map import IDENTITY, MODULES, SHAPED, WRAPPED, Mapped, Unsupported, map_function, map_module
 
-__all__ = ["Imported", "ImportFailure", "load_callable", "build_model", "meta_weights", "import_model", "import_spec", "trace"]
+__all__ = ["Imported", "ImportFailure", "load_callable", "build_model", "meta_weights", "import_model", "trace",
+           "kwargs_text"]
 
 class ImportFailure(ValueError):
     """A model that cannot be imported: `error: …` and exit code 2 (cnntool.cli.exits.guard)."""
@@ -84,9 +85,9 @@ def build_model(target: str, kwargs: dict[str, Any]) -> nn.Module:
             with meta_weights():
                 model = builder(**kwargs)
     except Exception as exc:  # user code: any failure is reported, never a traceback
-        raise ImportFailure(f"calling {target}({_kw(kwargs)}) failed: {type(exc).__name__}: {exc}") from None
+        raise ImportFailure(f"calling {target}({kwargs_text(kwargs)}) failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
-        raise ImportFailure(f"{target}({_kw(kwargs)}) returned a {type(model).__name__}, not a torch.nn.Module")
+        raise ImportFailure(f"{target}({kwargs_text(kwargs)}) returned a {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
 
 
@@ -110,7 +111,7 @@ def meta_weights():
         nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
-def _kw(kwargs: dict[str, Any]) -> str:
+def kwargs_text(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
@@ -303,44 +304,3 @@ def _versions() -> str:
         except md.PackageNotFoundError:
             pass
     return ", ".join(found)
-
-
-def import_spec(target: str, kwargs: dict[str, Any] | None = None,
-                input_shape: tuple[int, ...] = (3, 224, 224), allow_unsupported: bool = False) -> str:
-    """The YAML text of a spec for ``target(**kwargs)``, with its measured `expect:` block."""
-    from ..spec.writer import WriteError, tree_of
-    from ..spec.writer_blocks import Blocks
-    from ..spec.writer_text import spec_text
-    im = import_model(target, kwargs, input_shape, allow_unsupported)
-    try:
-        blocks = Blocks(tree_of(im.ops, im.classes, im.output))
-    except WriteError as exc:
-        raise ImportFailure(str(exc)) from None
-    return spec_text(blocks, _head(im), _expect(im), f"written by `cnntool import {target}` ({im.versions})")
-
-
-def _call(im: Imported) -> str:
-    return f"{im.target}({_kw(im.kwargs)})"
-
-
-def _head(im: Imported) -> dict[str, Any]:
-    from ..check.torch_steps import REFERENCE, REFERENCE_KWARGS
-    name = im.target.replace(":", ".").rpartition(".")[2]
-    reference = "torchvision.models." + name
-    same = im.target == reference and im.kwargs == REFERENCE_KWARGS.get(name, {}) and REFERENCE.match(reference)
-    notes = [f"{n} ({p:,} parameters) is never called by the traced forward, so it is left out"
-             for n, p in im.unused.items()]
-    notes += [f"{len(im.opaque)} calls have no layer kind and are `opaque` nodes (not counted); "
-              "the model's real counts are in the expect source"] if im.opaque else []
-    return {"name": name, "description": f"{_call(im)}, imported", "source": f"{_call(im)} ({im.versions}), "
-            "traced with torch.fx by cnntool import", "reference": reference if same else None,
-            "notes": "; ".join(notes) or None, "input": list(im.input_shape)}
-
-
-def _expect(im: Imported) -> dict[str, Any]:
-    what = "parameters of the modules the forward calls; conv/linear MACs = FlopCounterMode / 2"
-    if im.opaque:  # the spec cannot reproduce counts it leaves out: state them, do not assert them
-        return {"source": f"measured on {_call(im)} at import ({what}): params {im.params:,}, "
-                          f"MACs {im.macs:,}, not asserted (opaque nodes)", "out_shape": list(im.out_shape)}
-    return {"source": f"measured on {_call(im)} at import, batch 1 ({what})", "params": im.params,
-            "macs": im.macs, "out_shape": list(im.out_shape)}
