@@ -320,7 +320,7 @@ def _cell(value):
 def _register_extensions() -> None:
     """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
     import importlib
-    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "cli.train", "spec.schema"):
+    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "cli.train", "cli.import_", "spec.schema"):
         try:
             mod = importlib.import_module(f"cnntool.{module}")
         except ModuleNotFoundError as exc:
