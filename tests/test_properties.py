@@ -366,6 +366,18 @@ def test_invalid_specs_give_a_located_error_and_exit_2(case):
 
 # -- cases these properties found (fixed in the core; kept as regressions) ----------------------
 
+def test_an_unread_node_is_built_but_not_run():
+    # found by the graph property (issue 10): the residual motif's relu is read by nothing
+    assert_counts_agree(yaml.safe_load("""
+name: prop
+input: [1, 4, 4]
+layers:
+  - {conv: {out: 1, kernel: 1, padding: 0}, name: n1}
+  - {relu: null, name: n2}
+  - {add: [n1, input], name: n3}
+"""))
+
+
 def test_maxunpool_after_a_pool_that_grows_the_map():
     # maxpool 2/1 p1 turns 5 into 6; the receptive-field ratio once divided by zero here
     assert_counts_agree(yaml.safe_load("""
