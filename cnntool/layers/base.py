@@ -273,7 +273,6 @@ class Layer:
     primary: ClassVar[str | None] = None  # field set by the scalar form, e.g. `conv: 64`
     arity: ClassVar[tuple[int, int | None]] = (1, 1)  # min and max data inputs
     refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node
-    view: ClassVar[bool] = False  # the output is a view of input 0 (no new memory)
 
     def check(self) -> None:
         """Validate arguments that do not depend on the input (raise LayerError)."""
