@@ -31,7 +31,7 @@ def cells(text):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("model, view", [("alexnet", "flops"), ("resnet50", "summary"), ("googlenet", "shapes"),
-                                         ("lenet5", "params"), ("hrnet-w18-c", "summary")])
+                                         ("lenet5", "params"), ("unet", "summary")])
 def test_every_number_is_whole(monkeypatch, width, model, view):
     text = render(monkeypatch, width, view, model)
     assert "…" not in text and all(len(line) <= width for line in text.splitlines())
