@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
 import cnntool  # noqa: E402
+from cnntool.analysis.analyze import unread_nodes  # noqa: E402
 from cnntool.check.torch_steps import MAC_OPS  # noqa: E402
 from cnntool.layers import REGISTRY  # noqa: E402
 from cnntool.spec.file import SpecFile  # noqa: E402
@@ -267,11 +268,16 @@ def assert_counts_agree(spec):
     shapes = layer_shapes(net, x, names)
     counts, out = fvcore_counts(net, x, names)
     sizes = module_sizes(net)
+    unread = unread_nodes(model)  # built (parameters) but never run, so counted as nothing
     assert out == (BATCH, *report.layers[-1].out_shape)
     for row in report.layers[1:]:
         ops = counts.get(row.name, {})
         macs = sum(v for k, v in ops.items() if k in MAC_OPS)
         where = f"{row.name} ({row.kind}) in\n{yaml.safe_dump(spec, sort_keys=False)}"
+        if row.name in unread:
+            assert row.name not in shapes and not ops and (row.macs, row.flops, row.fvcore) == (0, 0, 0), where
+            assert sizes[row.name] == (row.params, row.buffers), where
+            continue
         assert shapes[row.name] == (BATCH, *row.out_shape), where
         assert sizes[row.name] == (row.params, row.buffers), where
         assert sum(ops.values()) == row.fvcore, f"fvcore {ops} vs {row.fvcore}: {where}"
@@ -358,6 +364,18 @@ def test_invalid_specs_give_a_located_error_and_exit_2(case):
 
 
 # -- cases these properties found (fixed in the core; kept as regressions) ----------------------
+
+def test_an_unread_node_is_built_but_not_run():
+    # found by the graph property (issue 10): the residual motif's relu is read by nothing
+    assert_counts_agree(yaml.safe_load("""
+name: prop
+input: [1, 4, 4]
+layers:
+  - {conv: {out: 1, kernel: 1, padding: 0}, name: n1}
+  - {relu: null, name: n2}
+  - {add: [n1, input], name: n3}
+"""))
+
 
 def test_maxunpool_after_a_pool_that_grows_the_map():
     # maxpool 2/1 p1 turns 5 into 6; the receptive-field ratio once divided by zero here

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Loc, SpecError
-from .expr import IN, ExprError, Namespace, substitute
+from .expr import IN, ExprError, substitute
+from .inshape import Shapes
 from ..graph import INPUT, Node
-from ..layers import REGISTRY, Io, Layer, LayerError, Ref
+from ..layers import REGISTRY, Layer, LayerError
 from ..layers.base import coerce, fields_of
 from .names import Names, Scope, suggest
 from .yamlsource import LocList, LocMap, loc_of
@@ -36,25 +37,6 @@ class Block:
     loc: Loc
 
 
-class InputView(Namespace):
-    """`in` in an expression: the shape of the node an entry reads, inferred only when asked."""
-
-    def __init__(self, expander: "Expander", node: str):
-        self.expander, self.node = expander, node
-
-    def expr_attr(self, name: str) -> Any:
-        shape = self.expander.shape_of(self.node)
-        if name == "shape":
-            return list(shape)
-        if name == "c":
-            return shape[0]
-        if name in ("h", "w"):
-            if len(shape) != 3:
-                raise ExprError(f"in.{name}: the input is a vector {list(shape)}, not a (C, H, W) map")
-            return shape[1 if name == "h" else 2]
-        raise ExprError(f"`in` has no attribute '{name}' (in.c, in.h, in.w, in.shape)")
-
-
 class Expander:
     def __init__(self, defaults: dict[str, LocMap], blocks: dict[str, Block],
                  later_names: dict[str, Loc], spec_args: dict[str, Any],
@@ -64,38 +46,13 @@ class Expander:
         self.blocks = blocks
         self.names = Names(later_names)
         self.nodes: list[Node] = []
-        self.input_shape = input_shape
-        self.shapes: list[tuple[int, ...]] = []  # output shapes of nodes[:len(shapes)], when `in` asked
-        self.read_input = False  # an expression read `in`: the nodes depend on the input shape
+        self.shapes = Shapes(self.nodes, self.names.nodes, input_shape)
+        self.view = self.shapes.view  # `in` in an expression: the shape of the node an entry reads
 
-    def view(self, node: str) -> InputView:
-        return InputView(self, node)
-
-    def shape_of(self, name: str) -> tuple[int, ...]:
-        """Output shape of an earlier node, inferring the shapes of all nodes up to it once, in order
-        (they are topological), with the same rules and messages as the analysis."""
-        self.read_input = True
-        index = self.names.nodes[name]
-        while len(self.shapes) <= index:
-            node = self.nodes[len(self.shapes)]
-            self.shapes.append(self.input_shape if node.layer is None else self._infer(node))
-        return self.shapes[index]
-
-    def _infer(self, node: Node) -> tuple[int, ...]:
-        get = lambda n: self.shapes[self.names.nodes[n]]  # noqa: E731
-        ins = tuple(get(n) for n in node.inputs)
-        refs = {key: Ref(self.nodes[self.names.nodes[t]].kind,
-                         tuple(get(n) for n in self.nodes[self.names.nodes[t]].inputs), get(t),
-                         self.nodes[self.names.nodes[t]].layer) for key, t in node.refs}
-        try:
-            out = node.layer.out_shape(Io(ins, refs=refs))
-            if min(out, default=1) <= 0:
-                raise LayerError(f"output shape {list(out)} is not positive")
-        except LayerError as exc:
-            shown = ", ".join(str(list(s)) for s in ins)
-            raise SpecError(f"{node.name} ({node.kind}) on input {shown}: {exc}", node.loc,
-                            trace=node.trace) from None
-        return out
+    @property
+    def read_input(self) -> bool:
+        """Whether an expression read `in`: then the nodes depend on the input shape."""
+        return self.shapes.read
 
     # -- public --------------------------------------------------------------------------
     def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:

@@ -173,8 +173,6 @@ def _eval(node: ast.AST, scope: Mapping[str, Any], text: str) -> Any:
                 return _FUNCS[fn](*(ev(a) for a in args))
             except (TypeError, ValueError, OverflowError) as exc:
                 raise ExprError(f"'{text}': {exc}") from None
-        case ast.Call(func=ast.Name(id=fn)) if fn not in _FUNCS:
-            raise ExprError(f"unknown function '{fn}' in '{text}' (a spec's `functions:` see only those above them)")
     raise ExprError(f"'{text}' uses something expressions do not allow "
                     "(only numbers, names, in.c/in.h/in.w, + - * / // % **, comparisons, and/or/not, "
                     "x if c else y, indexing, lists, min/max/len/int/abs/round/range/sum/ceil/floor/log/sqrt "
