@@ -260,7 +260,8 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
     except ValueError as exc:
         log.record(Step.torchvision, [Issue(Step.torchvision, str(exc), loc)], 1)
         return
-    with _weights_on_meta():
+    from ..torch.meta import weights_on_meta
+    with weights_on_meta():
         reference = builder(**REFERENCE_KWARGS.get(name.rpartition(".")[2], {}))
     params = sum(p.numel() for p in reference.parameters())
     issues = [] if params == report.totals.params else [Issue(
@@ -274,25 +275,6 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
         issues.append(Issue(Step.torchvision, f"{name} has {macs:,} conv/linear MACs (fvcore) at "
                             f"{list(model.input_shape)}, the spec {report.totals.macs:,}", loc))
     log.record(Step.torchvision, issues, 2)
-
-
-
-def _weights_on_meta() -> Any:
-    """A mode in which `torch.empty`, how torch.nn layers allocate their weights, gives meta
-    tensors and every other tensor is made as usual: a torchvision model that computes its layout
-    with tensors (RegNet's BlockParams calls `.tolist()`) builds, and no weight is allocated or
-    initialised. (Under `torch.device("meta")` that `.tolist()` fails: a meta tensor has no data.)"""
-    import torch
-    from torch.overrides import TorchFunctionMode
-
-    class WeightsOnMeta(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            kwargs = dict(kwargs or {})
-            if func is torch.empty:
-                kwargs["device"] = "meta"
-            return func(*args, **kwargs)
-
-    return WeightsOnMeta()
 
 
 def reference_builder(reference: str) -> Callable[..., Any]:

@@ -174,14 +174,18 @@ def peer_table(report: Report):
     table.add_column("tool / paper", overflow="fold")  # text wraps; the figure never does
     table.add_column("their figure", justify="right", no_wrap=True)
     table.add_column("our column", overflow="fold")
-    macs, fvcore = t.macs // n, t.fvcore // n  # the papers and tools quote one image
+    macs, fvcore, peers = t.macs // n, t.fvcore // n, t.peers  # the papers and tools quote one image
     table.add_row("papers' \"multiply-adds\", torchvision _ops (×1e9)", f"{macs / 1e9:.3f} G", "MACs")
     table.add_row("fvcore by_operator conv + linear", f"{macs:,}", "MACs")
     table.add_row("fvcore FlopCountAnalysis.total()", f"{fvcore:,}", "fvcore")
-    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{2 * macs:,}", "2 × MACs")
+    two = "2 × MACs" if peers["flopcounter"] == 2 * macs else "2 × MACs, less what it cannot see"
+    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{peers['flopcounter']:,}", two)
     table.add_row("FlopCounterMode around model(x).sum().backward()",
                   f"{2 * (macs + t.backward_macs // n):,}", "2 × (MACs + backward MACs)")
     table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{macs / 2**30:.2f}", "MACs")
+    for tool, call in (("torchinfo", "summary().total_mult_adds"), ("thop", "profile() \"MACs\""),
+                       ("ptflops", "\"MACs\", pytorch backend"), ("ptflops-aten", "\"MACs\", aten backend")):
+        table.add_row(f"{tool.split('-')[0]} {call}", f"{peers[tool]:,}", f"peers.{tool} (its rules)")
     return table
 
 
@@ -316,7 +320,7 @@ def _cell(value):
 def _register_extensions() -> None:
     """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
     import importlib
-    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "cli.train", "spec.schema"):
+    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "cli.train", "cli.import_", "spec.schema"):
         try:
             mod = importlib.import_module(f"cnntool.{module}")
         except ModuleNotFoundError as exc:

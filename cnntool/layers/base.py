@@ -16,7 +16,8 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, Union
 
 __all__ = ["MAX_DIM", "Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
-           "REGISTRY", "Saved", "Extra", "field_doc", "pair", "numel", "need_dims", "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
+           "REGISTRY", "PEERS", "weighted_peers", "Saved", "Extra", "field_doc", "pair", "numel", "need_dims",
+           "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]  # (H, W); YAML may give one int for both
@@ -59,7 +60,7 @@ class Win:
     """A sliding window along one axis, for receptive-field arithmetic (Araujo et al. 2019)."""
 
     kernel: int  # effective extent, dilation included
-    stride: int = 1
+    stride: int | Fraction = 1  # a fraction for interpolation (input pixels per output pixel)
     padding: Fraction | int = 0
     transposed: bool = False
 
@@ -83,6 +84,17 @@ class Saved:
 
 
 GLOBAL = "global"  # the window covers the whole input (linear, flatten, global pooling)
+
+
+PEERS = ("torchinfo", "fvcore", "thop", "ptflops", "ptflops-aten", "flopcounter")
+
+
+def weighted_peers(macs: int, bias_adds: int, fvcore: int, by_output: int | None = None) -> dict[str, int]:
+    """conv, deconv, linear: every tool counts the multiply-accumulates; torchinfo and ptflops add
+    one per bias output. thop and torchinfo count a transposed conv over its output (`by_output`)."""
+    scattered = macs if by_output is None else by_output
+    return {"torchinfo": scattered + bias_adds, "fvcore": fvcore, "thop": scattered,
+            "ptflops": macs + bias_adds, "ptflops-aten": macs + bias_adds, "flopcounter": 2 * macs}
 
 
 def field_doc(text: str) -> dict:
@@ -286,6 +298,26 @@ class Layer:
     def fvcore(self, io: Io) -> int:
         """What fvcore's FlopCountAnalysis reports for this layer (its unit is one MAC)."""
         return self.macs(io)
+
+    def peers(self, io: Io) -> dict[str, int]:
+        """Each peer tool's count for this layer, one image, by that tool's own rule as measured
+        (torchinfo 1.8.0, fvcore 0.1.5, thop 0.1.1, ptflops 0.7.5, torch 2.14.1; tests/test_peers.py).
+        By default: torchinfo counts each parameter once, FlopCounterMode 2 per MAC, thop and
+        ptflops nothing (their hooks do not know the module)."""
+        return {"torchinfo": self.params(io), "fvcore": self.fvcore(io), "thop": 0, "ptflops": 0,
+                "ptflops-aten": 0, "flopcounter": 2 * self.macs(io)}
+
+    # -- memory in an inference forward (cnntool.analysis.analyze: the peak) --
+    view: ClassVar[bool] = False  # the output is a view of input 0 (shares its storage): no new memory
+
+    def working(self, io: Io) -> int:
+        """Elements this layer holds at once while it runs, its output included (temporaries)."""
+        return 0 if self.view else numel(io.out)
+
+    def side_outputs(self, io: Io) -> dict[str, int]:
+        """Bytes per sample of extra tensors that a referenced node (by field) must keep for this
+        layer, e.g. a maxpool's int64 switches for maxunpool."""
+        return {}
 
     # -- training (docs/training.md): a kind overrides these where autograd does otherwise --
     def backward_macs(self, io: Io, grad_in: bool) -> int:

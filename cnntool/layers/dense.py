@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import Saved, field_doc, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
+from .base import Saved, field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
 
 
 @register
@@ -47,6 +47,9 @@ class Linear(Layer):
 
     def ops(self, io: Io) -> int:
         return self.out if self.bias else 0
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return weighted_peers(self.macs(io), self.ops(io), self.fvcore(io))
 
     def window(self, io: Io) -> str:
         return GLOBAL

@@ -85,8 +85,8 @@ class Concat(Layer):
 class Crop(Layer):
     kind = "crop"
     doc = "centre crop to the size of another node (`like`) or to a fixed `size` (U-Net skips)."
-    refs = ("like",)
-    view = True  # a slice of the input
+    refs = ("like",)  # read for its size when the graph is built, not at run time
+    view = True  # a slice of its input
     like: Optional[str] = field(default=None, metadata=field_doc("node whose H×W to crop to"))
     size: Optional[Pair] = field(default=None, metadata=field_doc("target size [h, w]"))
 

@@ -44,7 +44,11 @@ def _rf(row: LayerRow) -> str:
     (h, w), (jh, jw) = row.rf.size, row.rf.jump
     size = f"{plain(h)}" if h == w else f"{plain(h)}×{plain(w)}"
     jump = f"{plain(jh)}" if jh == jw else f"{plain(jh)}×{plain(jw)}"
-    return f"{size} (j{jump})"
+    ch, cw = row.rf.clipped
+    if (ch, cw) == (h, w):
+        return f"{size} (j{jump})"
+    clipped = f"{plain(ch)}" if ch == cw else f"{plain(ch)}×{plain(cw)}"
+    return f"{size} (j{jump}, {clipped} in image)"
 
 
 def _share(value: int, total: int) -> str:
@@ -106,6 +110,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
                    "fvcore": t.fvcore, "act_bytes": t.act_bytes, "input_bytes": t.input_bytes,
                    "peak_act_bytes": t.peak_act_bytes, "weight_bytes": t.weight_bytes,
+                   "peers": t.peers,
                    "backward_macs": t.backward_macs, "backward_flops": t.backward_flops,
                    "training_macs": t.macs + t.backward_macs, "training_flops": t.flops + t.backward_flops,
                    "by_kind": {k: {"layers": v.layers, "params": v.params, "macs": v.macs, "flops": v.flops}
@@ -117,13 +122,13 @@ def report_json(report: Report) -> dict[str, Any]:
 def _layer_json(row: LayerRow) -> dict[str, Any]:
     rf = None if row.rf is None else {
         "size": [plain(v) for v in row.rf.size], "jump": [plain(v) for v in row.rf.jump],
-        "start": [plain(v) for v in row.rf.start]}
+        "start": [plain(v) for v in row.rf.start], "clipped": [plain(v) for v in row.rf.clipped]}
     return {"name": row.name, "kind": row.kind, "detail": row.detail, "inputs": list(row.inputs),
             "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
             "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
             "fvcore": row.fvcore, "backward_macs": row.backward_macs, "backward_flops": row.backward_flops,
             "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
-            "loc": row.loc, "arithmetic": list(row.arithmetic)}
+            "loc": row.loc, "arithmetic": list(row.arithmetic), "peers": row.peers}
 
 
 def is_graph(report: Report) -> bool:

@@ -102,6 +102,8 @@ class Expander:
                 inner[IN] = self.view(self.sources(meta, raw, loc, scope, inner, prev)[0])
             if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
                 name = self.sub(meta.get("name"), inner, meta_loc("name"))
+                if isinstance(name, int) and not isinstance(name, bool) and name >= 0:
+                    name = str(name)  # `name: $i` over a range names torch's Sequential children
                 if name is not None:
                     check_name(name, meta_loc("name"), "name")
                 runs.append((k, inner, name))

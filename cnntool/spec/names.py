@@ -17,7 +17,8 @@ from ..graph import INPUT
 
 __all__ = ["Scope", "Names", "suggest", "check_name", "NAME", "MAX_NAME"]
 
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # node, block, branch, argument and variant names
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # node, block, branch, argument and variant names;
+# digits alone name a torch Sequential's child (`layer1.0.conv1`, as `cnntool import` writes them)
 MAX_NAME = 100
 
 
@@ -26,7 +27,7 @@ def check_name(name: Any, loc: Loc, what: str) -> str:
     not printable, never `input` (the model's input node)."""
     if not isinstance(name, str) or not NAME.fullmatch(name) or len(name) > MAX_NAME or name == INPUT:
         shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:60] + "…"
-        raise SpecError(f"bad {what} {shown}: a name is a letter or '_' then letters, digits, '_' or '-' "
+        raise SpecError(f"bad {what} {shown}: a name is letters, digits, '_' or '-', not starting with '-' "
                         f"(at most {MAX_NAME} characters, not 'input')", loc)
     return name
 

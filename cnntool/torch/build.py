@@ -221,7 +221,7 @@ def materialise(net: nn.Module) -> nn.Module:
     """A meta-device module on the CPU, zero-filled (no init cost, no denormals), in eval mode."""
     net = net.to_empty(device="cpu")
     tensors = [*net.parameters(), *net.buffers()]
-    if tensors:  # _foreach_zero_ refuses an empty list (a model of relu alone)
+    if tensors:  # (a model of weightless layers has none, and _foreach_zero_ refuses an empty list)
         with torch.no_grad():
             torch._foreach_zero_(tensors)
     return net.eval()

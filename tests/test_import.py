@@ -1,0 +1,199 @@
+"""`cnntool import`: torchvision models → specs that analyse, build and check like the model.
+
+Every expected number is measured on the real model in the test itself (sum of parameters,
+torch.utils.flop_counter.FlopCounterMode / 2 for conv/linear MACs, the output of a forward) or
+read from torchvision's installed weights metadata (`num_params`, `_ops`), never typed in.
+The full `cnntool check` (fvcore on a CPU forward) runs for resnet18 by default and for every
+model with CNNTOOL_SLOW=1.
+"""
+import functools
+import os
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+
+import cnntool  # noqa: E402
+from cnntool.check.run import Status, check_paths  # noqa: E402
+from cnntool.cli.import_ import register  # noqa: E402
+from cnntool.spec.file import SpecFile  # noqa: E402
+from cnntool.torch.import_spec import import_spec
+from cnntool.torch.importer import ImportFailure, build_model  # noqa: E402
+
+SLOW = bool(os.environ.get("CNNTOOL_SLOW"))
+# torchvision builders and the keyword arguments of their inference network (googlenet: no aux heads)
+MODELS = {"alexnet": {}, "vgg11": {}, "vgg16_bn": {}, "resnet18": {}, "resnet50": {}, "resnet101": {},
+          "googlenet": {"aux_logits": False, "init_weights": False}, "squeezenet1_0": {},
+          "squeezenet1_1": {}, "densenet121": {}, "mobilenet_v2": {}, "mobilenet_v3_small": {},
+          "mobilenet_v3_large": {}, "efficientnet_b0": {}, "regnet_y_400mf": {}, "regnet_x_400mf": {},
+          "shufflenet_v2_x1_0": {}}
+
+app = typer.Typer()
+register(app)
+
+
+@app.callback()
+def _root() -> None:  # keeps `import` a subcommand, as in the cnntool app
+    pass
+
+
+@functools.cache
+def _text(name: str) -> str:
+    return import_spec(f"torchvision.models.{name}", MODELS.get(name, {}))
+
+
+def imported(tmp_path, name: str, **kwargs) -> tuple[str, "torch.nn.Module"]:
+    text = import_spec(f"torchvision.models.{name}", kwargs) if kwargs else _text(name)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return str(path), build_model(f"torchvision.models.{name}", kwargs or MODELS.get(name, {}))
+
+
+def measured(model, shape=(3, 224, 224)) -> tuple[int, int, tuple[int, ...]]:
+    """Parameters, FlopCounterMode / 2 and the output shape of the real model (on meta)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    x = torch.empty(1, *shape, device="meta")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = model(x)
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2, tuple(out.shape[1:])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_import_counts_like_the_model(tmp_path, name):
+    path, model = imported(tmp_path, name)
+    report = cnntool.analyze(SpecFile(path).model())
+    params, macs, out = measured(model)
+    assert (report.totals.params, report.totals.macs, report.layers[-1].out_shape) == (params, macs, out)
+    result = check_paths([path], fast=True).models[0]  # parse + the measured expect block
+    assert result.status is Status.ok, result.issues
+    net = cnntool.build(SpecFile(path).model(), device="meta")
+    assert tuple(net(torch.empty(2, 3, 224, 224, device="meta")).shape) == (2, *out)
+
+
+def test_import_matches_torchvision_metadata(tmp_path):
+    # torchvision 0.29.1's ResNet50_Weights.IMAGENET1K_V1.meta, read from the installed package
+    meta = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta
+    report = cnntool.analyze(SpecFile(imported(tmp_path, "resnet50")[0]).model())
+    assert report.totals.params == meta["num_params"]
+    assert round(report.totals.macs / 1e9, 3) == meta["_ops"]
+
+
+@pytest.mark.parametrize("name, zoo", [("resnet18", "resnet18"), ("resnet50", "resnet50"), ("vgg16", "vgg16"),
+                                       ("alexnet", "alexnet-tv"), ("googlenet", "googlenet")])
+def test_import_equals_hand_written_zoo_spec(tmp_path, name, zoo):
+    ours = cnntool.analyze(SpecFile(imported(tmp_path, name)[0]).model()).totals
+    theirs = cnntool.analyze(cnntool.load(zoo)).totals
+    # fvcore's column may differ: the import keeps torchvision's pooling modules (vgg16's
+    # AdaptiveAvgPool2d((7, 7)) on a 7×7 map, googlenet's AdaptiveAvgPool2d), which fvcore counts
+    assert (ours.params, ours.buffers, ours.macs) == (theirs.params, theirs.buffers, theirs.macs)
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if SLOW or n == "resnet18"])
+def test_import_then_check_passes(tmp_path, name):
+    path, _ = imported(tmp_path, name)
+    result = check_paths([path]).models[0]
+    assert result.status is Status.ok, result.issues
+    assert all(s.status is Status.ok for s in result.steps), result.steps
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_round_trip_state_dict(tmp_path, name):
+    path, _ = imported(tmp_path, name)
+    net = cnntool.build(SpecFile(path).model())
+    model = getattr(torchvision.models, name)(**MODELS[name])
+    assert [(k, tuple(p.shape)) for k, p in net.named_parameters()] == \
+        [(k, tuple(p.shape)) for k, p in model.named_parameters()]
+    net.load_state_dict(model.state_dict(), strict=True)
+    net.eval(), model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), model(x), atol=1e-5)
+
+
+def test_names_match_named_modules(tmp_path):
+    path, model = imported(tmp_path, "resnet50")
+    names = {n.name for n in SpecFile(path).model().nodes}
+    weighted = {n for n, m in model.named_modules() if list(m.parameters(recurse=False))}
+    assert weighted <= names
+    assert {"layer1.0.downsample.0", "layer4.2.conv3", "fc"} <= names
+
+
+def test_readable_resnet50(tmp_path):
+    text = open(imported(tmp_path, "resnet50")[0]).read()
+    assert "for: {out: [64, 128, 256, 512], stride: [1, 2, 2, 2], n: [3, 4, 6, 3]}" in text
+    assert 'for: {i: "${range(1, n)}"}' in text
+    assert "conv: {kernel: 1, bias: false}" in text.split("blocks:")[0]  # defaults: the common conv settings
+
+
+class WithAttention(torch.nn.Module):
+    """A conv, then self-attention over the positions: MultiheadAttention has no layer kind."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        x = self.conv(x).flatten(2).transpose(1, 2)  # (N, positions, channels)
+        y, _ = self.attn(x, x, x)
+        return y
+
+
+def test_unsupported_ops_are_listed():
+    with pytest.raises(ImportFailure) as info:
+        import_spec("test_import:WithAttention", input_shape=(3, 8, 8))
+    text = str(info.value)
+    assert "torch.nn.modules.activation.MultiheadAttention at attn (1×)" in text
+    assert "flatten(2, -1)" in text and "Tensor.transpose at the model (1×)" in text
+    assert text.startswith("3 calls have no layer kind")  # the getitem of attn's (out, weights) is folded in
+
+
+class WithInstanceNorm(torch.nn.Module):
+    """InstanceNorm2d has no layer kind; it keeps the shape, so an opaque node can stand in."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = torch.nn.InstanceNorm2d(8)
+        self.fc = torch.nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(self.norm(self.conv(x)), 1), 1))
+
+
+def test_allow_unsupported_writes_opaque(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text(import_spec("test_import:WithInstanceNorm", input_shape=(3, 8, 8), allow_unsupported=True))
+    report = cnntool.analyze(SpecFile(path).model())
+    opaque = [row for row in report.layers if row.kind == "opaque"]
+    assert [(row.name, row.out_shape, row.params, row.macs) for row in opaque] == [("norm", (8, 8, 8), 0, 0)]
+    assert any("opaque" in w.message and "not counted" in w.message for w in report.warnings)
+    assert "params:" not in path.read_text().split("expect:")[1]  # measured counts stated, not asserted
+    assert check_paths([str(path)]).models[0].status is Status.ok
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_errors_exit_2(tmp_path):
+    for target, message in [("torchvision.models.nosuch", "has no attribute 'nosuch'"),
+                            ("nosuchpackage.models:Net", "cannot import module 'nosuchpackage.models'"),
+                            ("os.getcwd", "returned a str, not a torch.nn.Module"),
+                            ("test_import:WithAttention", "MultiheadAttention at attn")]:
+        result = invoke("import", target, "-i", "3,8,8", "-o", str(tmp_path / "x.yaml"))
+        assert result.exit_code == 2, (target, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_cli_writes_a_spec(tmp_path):
+    out = tmp_path / "r18.yaml"
+    result = invoke("import", "torchvision.models.resnet18", "-a", "num_classes=10", "-i", "3,64,64", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    model = SpecFile(out).model()
+    assert model.input_shape == (3, 64, 64) and model.reference is None  # other arguments: not torchvision's
+    assert cnntool.analyze(model).layers[-1].out_shape == (10,)
