@@ -273,7 +273,6 @@ class Layer:
     primary: ClassVar[str | None] = None  # field set by the scalar form, e.g. `conv: 64`
     arity: ClassVar[tuple[int, int | None]] = (1, 1)  # min and max data inputs
     refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node
-    view: ClassVar[bool] = False  # the output is a view of input 0 (no new memory)
 
     def check(self) -> None:
         """Validate arguments that do not depend on the input (raise LayerError)."""
@@ -328,6 +327,11 @@ class Layer:
     def backward_ops(self, io: Io, grad_in: bool) -> int:
         """Element-wise backward FLOPs: as many as the forward's, when any gradient is needed."""
         return self.ops(io) if grad_in or self.params(io) else 0
+
+    def train_view(self) -> bool:
+        """Is the output a view of input 0 in a training forward? As in inference unless the kind
+        says otherwise (dropout is the identity only at inference)."""
+        return self.view
 
     def saved(self, io: Io) -> Saved:
         """Tensors autograd saves for the backward. Default: every data input, which is what
