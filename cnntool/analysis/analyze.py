@@ -253,11 +253,15 @@ def _public_rf(rf, image: tuple[int, ...]) -> RF | None:
 
 def _clipped(axis: _Axis, n: int) -> Fraction:
     """The most input pixels (of n) any output's field covers once cut to the image: the field is
-    centred at start + o·jump, and the output nearest the image centre covers the most."""
+    centred at start + o·jump, and the output nearest the image centre covers the most. Integer
+    arithmetic over a common denominator (Fractions here would double the analysis time)."""
     size, jump, start, extent = axis
-    middle = (Fraction(n, 2) - start) / jump
-    best = Fraction(0)
-    for o in {max(0, min(extent - 1, math.floor(middle))), max(0, min(extent - 1, math.ceil(middle)))}:
-        centre = start + o * jump
-        best = max(best, min(centre + size / 2, Fraction(n)) - max(centre - size / 2, Fraction(0)))
-    return best
+    d = math.lcm(size.denominator, jump.denominator, start.denominator)
+    s2, j2, t2 = (2 * v.numerator * (d // v.denominator) for v in (size, jump, start))  # doubled
+    n2 = 2 * n * d
+    middle = (n2 // 2 - t2) // j2 if j2 else 0
+    best = 0
+    for o in (middle, middle + 1):
+        centre2 = t2 + max(0, min(extent - 1, o)) * j2
+        best = max(best, min(centre2 + s2 // 2, n2) - max(centre2 - s2 // 2, 0))
+    return Fraction(best, 2 * d)

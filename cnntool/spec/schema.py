@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 import typer
 
+from .yamlsource import EXP_FLOAT
+
 __all__ = ["spec_schema", "schema_text", "register", "SCHEMA_FILE"]
 
 SCHEMA_FILE = Path(__file__).with_name("spec.schema.json")
@@ -61,6 +63,8 @@ def type_schema(tp: Any) -> dict[str, Any]:
     if origin in (list, tuple):
         return _with_expr({"type": "array", "items": type_schema(args[0])})
     simple = {int: "integer", float: "number", bool: "boolean"}
+    if tp is float:  # YAML 1.1 reads an unquoted 1e-6 as text; cnntool reads it as the number
+        return _with_expr({"anyOf": [{"type": "number"}, {"type": "string", "pattern": EXP_FLOAT.pattern}]})
     if tp in simple:
         return _with_expr({"type": simple[tp]})
     if tp is str:

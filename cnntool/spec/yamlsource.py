@@ -30,7 +30,7 @@ _ctor = yaml.constructor.SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 # YAML 1.1 needs a dot in a float (1.0e-6); people write 1e-6, as YAML 1.2 and JSON allow
-_EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def _tag(node: yaml.Node) -> str:
@@ -105,7 +105,7 @@ class _Converter:
             return out
         if node.tag not in _SCALAR_TAGS:
             raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
-        if node.tag == _TAG + "str" and not node.style and _EXP_FLOAT.match(node.value):
+        if node.tag == _TAG + "str" and not node.style and EXP_FLOAT.match(node.value):
             return float(node.value)  # unquoted 1e-6 (quoted, it stays text)
         if node.tag == _TAG + "int" and len(node.value) > 2 * MAX_INT_DIGITS:  # int() of 5,000 digits is slow
             raise SpecError(f"integer of {len(node.value):,} characters; the limit is {MAX_INT_DIGITS} digits", loc)
