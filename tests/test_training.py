@@ -84,6 +84,16 @@ SAVED = [
     ("flatten", {}, [(4, 8, 8)]), ("unflatten", dict(channels=4, size=(2, 2)), [(16,)]),
     ("partialconv", dict(table="XX.\n.XX\nX.X", kernel=(3, 3)), [(3, 7, 7)]),
     ("subsample", dict(kernel=(2, 2)), [(4, 8, 8)]), ("rbf", dict(out=5), [(16,)]),
+    # the modern-CNN kinds (issue 10): the default rule (keep every input) holds for these
+    ("silu", {}, [(4, 8, 8)]), ("hardswish", {}, [(4, 8, 8)]), ("hardsigmoid", {}, [(4, 8, 8)]),
+    ("mish", {}, [(4, 8, 8)]), ("relu6", {}, [(4, 8, 8)]), ("gelu", {}, [(4, 8, 8)]),
+    ("gelu", dict(approximate="tanh"), [(4, 8, 8)]), ("prelu", {}, [(4, 8, 8)]),
+    ("layerscale", {}, [(4, 8, 8)]), ("mul", {}, [(4, 8, 8), (4, 1, 1)]), ("mul", {}, [(4, 8, 8), (4, 8, 8)]),
+    # ... and these state their own
+    ("layernorm", {}, [(4, 8, 8)]), ("layernorm", {}, [(16,)]), ("groupnorm", dict(groups=2), [(4, 8, 8)]),
+    ("slice", dict(start=1, stop=3), [(4, 8, 8)]), ("shuffle", {}, [(4, 8, 8)]),
+    ("droppath", dict(p=0.2), [(4, 8, 8)]), ("droppath", dict(p=0.2, mode="batch"), [(4, 8, 8)]),
+    ("droppath", dict(p=0.0), [(4, 8, 8)]),
 ]
 
 

@@ -162,8 +162,8 @@ class _Plan:
         for i, node in enumerate(self.nodes[1:], 1):
             layer, row = node.layer, self.rows[node.name]
             io = self._io(node)
-            base[node.name] = base[node.inputs[0]] if layer.view else node.name
-            if not layer.view:
+            base[node.name] = base[node.inputs[0]] if layer.train_view() else node.name
+            if not layer.train_view():
                 sizes[node.name], born[node.name] = Bytes(row.elements * act, 0), i
             for name in node.inputs:
                 last_read[base[name]] = i
@@ -209,7 +209,7 @@ class _Plan:
         is made, or first accumulated) to its own backward (where it is consumed)."""
         for i, node in enumerate(self.nodes[1:], 1):
             row = self.rows[node.name]
-            if node.layer.view or not (row.grad_in or row.params):
+            if node.layer.train_view() or not (row.grad_in or row.params):
                 continue
             made = last_read.get(node.name, self.L)
             self._add("activation_grads", self._back(made), self._back(i), Bytes(row.elements * self.precision.act_bytes, 0))

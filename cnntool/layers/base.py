@@ -328,6 +328,11 @@ class Layer:
         """Element-wise backward FLOPs: as many as the forward's, when any gradient is needed."""
         return self.ops(io) if grad_in or self.params(io) else 0
 
+    def train_view(self) -> bool:
+        """Is the output a view of input 0 in a training forward? As in inference unless the kind
+        says otherwise (dropout is the identity only at inference)."""
+        return self.view
+
     def saved(self, io: Io) -> Saved:
         """Tensors autograd saves for the backward. Default: every data input, which is what
         most ops keep (conv, linear, mul, SiLU/GELU, layer norm's input)."""

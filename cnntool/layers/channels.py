@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Literal, Optional
 
-from .base import Io, Layer, LayerError, Shape, field_doc, numel, register
+from .base import Extra, Saved, Io, Layer, LayerError, Shape, field_doc, numel, register
 
 
 @register
@@ -28,6 +28,11 @@ class Slice(Layer):
     def describe(self) -> str:
         return f"[{self.start}:{'' if self.stop is None else self.stop}]"
 
+    view = True  # x[:, start:stop] is a view of the input
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()
+
     def build(self, io: Io):
         from ..torch.ops import ChannelSlice
         return ChannelSlice(self.start, self.start + io.out[0])
@@ -47,6 +52,9 @@ class Shuffle(Layer):
 
     def describe(self) -> str:
         return f"g{self.groups}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # a reshape and a transpose: the backward needs only sizes
 
     def build(self, io: Io):
         from torch import nn
@@ -89,6 +97,16 @@ class DropPath(Layer):
 
     def describe(self) -> str:
         return f"p={self.p:g}"
+
+    @property
+    def view(self) -> bool:  # type: ignore[override]
+        return self.p == 0  # StochasticDepth(p=0) returns its input itself
+
+    def saved(self, io: Io) -> Saved:
+        if self.p == 0:
+            return Saved()
+        # `input * noise` keeps the noise: one value per sample ("row") or one in all ("batch")
+        return Saved(extra=(Extra(1, per_sample=self.mode == "row"),))
 
     def build(self, io: Io):
         from torchvision.ops import StochasticDepth

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import Io, Layer, LayerError, Shape, field_doc, numel, register
+from .base import Extra, Saved, Io, Layer, LayerError, Shape, field_doc, numel, register
 
 
 def _norm_ops(layer: Layer, io: Io) -> int:
@@ -33,6 +33,13 @@ class LayerNorm(Layer):
 
     ops = _norm_ops
     fvcore = _norm_fvcore
+
+    def saved(self, io: Io) -> Saved:
+        # native_layer_norm keeps its input and fp32 mean and rstd per normalised row; on maps
+        # LayerNorm2d permutes first, so the kept input is a contiguous copy (a new storage)
+        if len(io.x) == 1:
+            return Saved(inputs=(0,), extra=(Extra(2, itemsize=4),))
+        return Saved(extra=(Extra(numel(io.x)), Extra(2 * numel(io.x[1:]), itemsize=4)))
 
     def peers(self, io: Io) -> dict[str, int]:
         """As measured (ptflops 0.7.5, thop 0.1.1): on a vector, ptflops 1 and thop 4 per element (2
@@ -75,6 +82,9 @@ class GroupNorm(Layer):
 
     def describe(self) -> str:
         return f"g{self.groups}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(2 * self.groups, itemsize=4),))  # fp32 mean, rstd per group
 
     def peers(self, io: Io) -> dict[str, int]:  # ptflops 0.7.5: 1 per element, 2 with affine (measured)
         return {**super().peers(io), "ptflops": (2 if self.affine else 1) * numel(io.x)}

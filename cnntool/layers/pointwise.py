@@ -80,7 +80,12 @@ class Dropout(Layer):
     def describe(self) -> str:
         return f"p={self.p:g}"
 
+    def train_view(self) -> bool:
+        return self.p == 0  # in training the output is input × mask, a new tensor
+
     def saved(self, io: Io) -> Saved:
+        if self.p == 0:
+            return Saved()
         # CUDA's native_dropout keeps a bool mask; on CPU PyTorch multiplies by a noise tensor of
         # the input's dtype and keeps that instead (docs/training.md)
         return Saved(extra=(Extra(numel(io.x), itemsize=1),))

@@ -94,7 +94,7 @@ COLUMNS = {key: replace(col, key=key.replace("%", "_share")) for key, col in COL
 VIEWS: dict[str, list[str]] = {
     "shapes": ["layer", "kind", "detail", "from", "output", "rf"],
     "params": ["layer", "kind", "detail", "output", "params", "buffers", "params%"],
-    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "backward_macs", "macs%"],
+    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "macs%"],
     "summary": ["layer", "kind", "detail", "output", "params", "macs", "flops", "memory", "rf"],
 }
 
