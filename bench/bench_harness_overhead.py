@@ -23,7 +23,16 @@ shared machine does not inflate.
 --control runs the plain loop on both sides (an A/A test): the spread it shows
 is the method's noise floor on this machine.
 
+--device cuda runs both sides on the GPU: the plain loop then times with CUDA
+events and synchronises once per repeat, as a careful hand-written GPU loop does
+(and as `cnntool bench` does); --dtype bf16/fp16 wraps both in autocast.
+
+--train compares training steps instead (`cnntool bench --train`, SGD): the plain
+side is model.train(), zero_grad(set_to_none=True), loss = model(x).float().mean(),
+loss.backward(), opt.step().
+
     python bench/bench_harness_overhead.py [--threads N] [--rounds 10] [--iters 3] [--clock wall|cpu] [--control]
+    python bench/bench_harness_overhead.py --device cuda --batch 256 --dtype bf16 --channels-last
 """
 
 from __future__ import annotations
@@ -40,32 +49,78 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 
-from cnntool.bench import BenchConfig, ModelSource, run_bench  # noqa: E402
+from cnntool.bench import BenchConfig, DType, ModelSource, run_bench  # noqa: E402
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
 def plain_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace) -> float:
-    """The loop a careful engineer writes by hand: median images/s over repeats."""
-    clock = CLOCKS[args.clock]
+    """The loop a careful engineer writes by hand: median images/s over repeats.
+
+    On a GPU it times each repeat with CUDA events (one sync per repeat); bf16/fp16 run under
+    autocast on either device, as `cnntool bench --dtype` does."""
+    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.dtype)
+    timer = _cuda_timer(x.device) if x.is_cuda else _clock_timer(CLOCKS[args.clock])
+    if args.train:
+        return plain_train_loop(model, x, args, amp, timer)
     rates = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
         for _ in range(args.warmup):
             model(x)
         for _ in range(args.repeats):
-            t0 = clock()
-            for _ in range(args.iters):
-                model(x)
-            rates.append(x.shape[0] * args.iters / (clock() - t0))
+            seconds = timer(lambda: [model(x) for _ in range(args.iters)])
+            rates.append(x.shape[0] * args.iters / seconds)
     return statistics.median(rates)
+
+
+def plain_train_loop(model: torch.nn.Module, x: torch.Tensor, args: argparse.Namespace, amp, timer) -> float:
+    """A hand-written SGD training loop (autocast around the forward only; fp16 needs a
+    GradScaler, which this loop does not write, so use fp32 or bf16 here)."""
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
+            loss = model(x).float().mean()
+        loss.backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    rates = [x.shape[0] * args.iters / timer(lambda: [step() for _ in range(args.iters)])
+             for _ in range(args.repeats)]
+    return statistics.median(rates)
+
+
+def _clock_timer(clock):
+    def timed(work) -> float:
+        t0 = clock()
+        work()
+        return clock() - t0
+    return timed
+
+
+def _cuda_timer(device: torch.device):
+    def timed(work) -> float:
+        with torch.cuda.device(device):
+            torch.cuda.synchronize(device)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            work()
+            end.record()
+            end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    return timed
 
 
 def cnntool_run(model: torch.nn.Module, args: argparse.Namespace) -> float:
     """The same measurement through cnntool's harness (median images/s)."""
-    source = ModelSource("resnet18", lambda: model, (3, 224, 224))
-    config = BenchConfig(device="cpu", batches=(args.batch,), iters=args.iters, repeats=args.repeats,
-                         warmup_iters=args.warmup, warmup_s=0.0, threads=args.threads, check=False)
+    source = ModelSource(args.model, lambda: model, (3, 224, 224))
+    config = BenchConfig(device=args.device, batches=(args.batch,), iters=args.iters, repeats=args.repeats,
+                         warmup_iters=args.warmup, warmup_s=0.0, threads=args.threads, check=False,
+                         dtype=DType(args.dtype), channels_last=args.channels_last, train=args.train)
     row = run_bench(source, config, clock=CLOCKS[args.clock]).rows[0]
     return row.throughput.median_img_s
 
@@ -80,16 +135,29 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     parser.add_argument("--control", action="store_true", help="A/A test: plain loop on both sides")
+    parser.add_argument("--model", default="resnet18", help="a torchvision classifier builder")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--dtype", choices=[d.value for d in DType], default="fp32")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--train", action="store_true", help="training steps (SGD) instead of inference")
     args = parser.parse_args()
+    if args.device != "cpu" and args.clock == "cpu":
+        parser.error("--clock cpu measures CPU work only; use the default wall clock on a GPU")
     if args.clock == "cpu" and args.threads != 1:
         parser.error("--clock cpu needs --threads 1 (thread_time sees only the calling thread)")
 
     torch.set_num_threads(args.threads)
-    model = torchvision.models.resnet18(weights=None).eval()
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = torchvision.models.get_model(args.model, weights=None).eval().to(args.device, memory_format=fmt)
     x = torch.randn(args.batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    print(f"torch {torch.__version__}, {args.threads} threads, resnet18 batch {args.batch}, "
+    x = x.to(args.device, memory_format=fmt)
+    if args.dtype == "tf32":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.model} batch {args.batch}, "
+          f"{args.device} {args.dtype}{' channels_last' if args.channels_last else ''}, "
           f"{args.repeats} x {args.iters} batches per side per round, {args.rounds} rounds, "
-          f"{args.clock} clock{', CONTROL: plain loop on both sides' if args.control else ''}")
+          f"{args.clock} clock{', CONTROL: plain loop on both sides' if args.control else ''}"
+          f"{', TRAINING steps (SGD)' if args.train else ''}")
     print(f"load average before: {os.getloadavg()} on {os.cpu_count()} CPUs")
     name_a = "plain  " if args.control else "cnntool"
     a_rates, b_rates = [], []

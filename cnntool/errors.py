@@ -1,9 +1,17 @@
 """Errors that point at the spec entry responsible, compiler-style (file:line:col)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["Loc", "SpecError", "UNKNOWN"]
+__all__ = ["Loc", "SpecError", "UNKNOWN", "CONTROL", "printable"]
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (ESC clears screens, sets titles) as \\xNN."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +51,4 @@ class SpecError(Exception):
             previous, repeats = call, 0
         if self.hint:
             lines.append(f"{self.loc}: hint: {self.hint}")
-        return "\n".join(lines)
+        return printable("\n".join(lines))  # file names and values come from the user

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-__all__ = ["human", "human_bytes", "plain", "shape_text"]
+import re
+
+__all__ = ["human", "human_bytes", "parse_bytes", "plain", "shape_text"]
 
 _SI = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
 
@@ -36,3 +38,16 @@ def plain(x: Fraction | int | float) -> int | float:
 def shape_text(shape: tuple[int, ...], batch: int | None = None) -> str:
     dims = ([batch] if batch is not None else []) + list(shape)
     return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """'24GiB' -> 25769803776, '1.5 GB' -> 1500000000, '4096' -> 4096; ValueError otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match and _BYTE_UNITS.get(match.group(2).lower())
+    if not match or unit is None:
+        raise ValueError(f"expected a size such as 24GiB, 80GB or 4096, got {text!r}")
+    return int(Fraction(match.group(1)) * unit)

@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import cnntool  # noqa: E402
+from cnntool.analysis.analyze import unread_nodes  # noqa: E402
 from cnntool.spec.zoo import zoo  # noqa: E402
 from cnntool.torch.build import layer_shapes, materialise, module_sizes  # noqa: E402
 
@@ -55,6 +56,7 @@ layers:
     return str(path)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", ZOO)
 def test_meta_build_matches_analysis_layer_by_layer(name):
     model = cnntool.load(name)
@@ -67,6 +69,7 @@ def test_meta_build_matches_analysis_layer_by_layer(name):
         assert sizes[row.name] == (row.params, row.buffers), row.name  # reachable by its dotted name
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", ZOO)
 def test_meta_forward_gives_every_analytic_shape(name):
     model = cnntool.load(name)
@@ -75,10 +78,12 @@ def test_meta_forward_gives_every_analytic_shape(name):
     shapes = layer_shapes(cnntool.build(model, device="meta").eval(),
                           torch.empty(2, *model.input_shape, device="meta"), names)
     assert shapes[""] == (2, *report.layers[-1].out_shape)
+    unread = unread_nodes(model)  # a training-only head (inception_v3's AuxLogits) is not run
     for row in report.layers[1:]:
-        assert shapes[row.name] == (2, *row.out_shape), row.name
+        assert shapes.get(row.name) == ((2, *row.out_shape) if row.name not in unread else None), row.name
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", SMALL)
 def test_cpu_forward_shape_of_small_models(name):
     model = cnntool.load(name)
@@ -127,6 +132,7 @@ def test_values_are_freed_after_their_last_reader(graph_spec):
     assert all(net._output not in step.free for step in net._steps)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_initialisation_is_torchvisions():
     torch.manual_seed(0)
     net = cnntool.build("vgg11-bn")
@@ -157,6 +163,7 @@ def test_materialise_zero_fills_a_meta_module():
     assert not net.training
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_export_program_round_trips(tmp_path):
     from cnntool.torch.build import export_program
     model = cnntool.load("lenet5-dense")
@@ -190,3 +197,20 @@ def test_a_node_called_output_is_reachable(tmp_path):
     spec.write_text("name: o\ninput: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3}\n    name: output\n")
     net = cnntool.build(cnntool.load(str(spec)), device="meta")
     assert isinstance(net.get_submodule("output"), torch.nn.Conv2d)
+
+
+def test_a_node_nothing_reads_is_built_but_not_run(spec):
+    from test_analysis import DEAD_HEAD
+    net = cnntool.build(spec(DEAD_HEAD))
+    calls = []
+    net.aux.register_forward_hook(lambda *_: calls.append("aux"))
+    assert sum(p.numel() for p in net.parameters()) == 8 + 10  # hand count in test_analysis.py
+    assert net(torch.zeros(1, 1, 8, 8)).shape == (1, 4, 8, 8) and calls == []
+
+
+def test_inception_v3_aux_head_is_counted_in_parameters_only():
+    # torchvision 0.29.1 Inception_V3_Weights.IMAGENET1K_V1: num_params 27,161,264 (with AuxLogits)
+    net = cnntool.build("inception_v3", device="meta", init=False)
+    assert sum(p.numel() for p in net.parameters()) == 27_161_264
+    shapes = layer_shapes(net.eval(), torch.empty(1, 3, 299, 299, device="meta"), {"AuxLogits.linear1"})
+    assert "AuxLogits.linear1" not in shapes and shapes[""] == (1, 1000)

@@ -120,6 +120,7 @@ def test_github_format_escapes_and_annotates_warnings(tmp_path):
     assert "title=cnntool check odd (parse)::" in line and "stride does not divide" in line
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_torchvision_reference_vgg11():
     # references.md, torchvision 0.29.1 table: vgg11 132,863,336 params, 7,609,090,048 conv+linear MACs
     (model,) = check.check_paths(["vgg11"]).models
@@ -130,6 +131,20 @@ def test_torchvision_reference_vgg11():
     assert (report.totals.params, report.totals.macs) == (132_863_336, 7_609_090_048)
 
 
+def test_reference_that_computes_its_layout_with_tensors_builds_without_weights():
+    # torchvision's RegNet calls .tolist() while building, which a meta tensor refuses
+    torch = pytest.importorskip("torch")
+    tvm = pytest.importorskip("torchvision.models")
+    from cnntool.torch.meta import weights_on_meta
+    with weights_on_meta():
+        net = tvm.regnet_y_400mf()
+    assert {p.device.type for p in net.parameters()} == {"meta"}
+    # read from the installed torchvision: RegNet_Y_400MF_Weights.IMAGENET1K_V1.meta["num_params"]
+    assert sum(p.numel() for p in net.parameters()) == tvm.RegNet_Y_400MF_Weights.IMAGENET1K_V1.meta["num_params"]
+    assert torch.empty(2).device.type == "cpu"  # the mode ends with the block
+
+
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_torchvision_mismatch_points_at_the_reference(tmp_path):
     text = GOOD.replace("{macs}", str(MACS)) + "reference: torchvision.models.resnet18\n"
     path = write(tmp_path, text)
@@ -153,10 +168,11 @@ def test_only_torchvision_model_builders_are_accepted(tmp_path, reference):
 
 def test_without_torch_steps_1_and_2_run_and_the_rest_say_why(monkeypatch, good):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
-    result = invoke("check", good)
-    assert result.exit_code == 0, result.output
-    assert "torch is not installed" in result.stdout and "cnntool[torch]" in result.stdout
-    (model,) = check.check_paths([good]).models
+    result = invoke("check", good)  # the command: one line naming the extra, exit 2 (a CI job must not pass)
+    assert result.exit_code == 2, result.output
+    assert "torch is not installed" in result.stderr and "cnntool[torch]" in result.stderr
+    assert invoke("check", "--fast", good).exit_code == 0
+    (model,) = check.check_paths([good]).models  # the library: steps 3-5 skipped, with the reason
     assert [s.status for s in model.steps] == [Status.ok, Status.ok] + [Status.skipped] * 3
 
 

@@ -174,4 +174,29 @@ def test_depth_rolls_up_blocks():
 def test_compare_checks_expectations_at_the_published_setting():
     # vgg16's expect block (torchvision metadata) holds per image at 224: -b/-i must not break it
     rows = json.loads(run("compare", "vgg16", "-b", "2", "-i", "3,112,112", "-f", "json").stdout)
-    assert rows[0]["expect"] == "9/9" and rows[0]["macs"] != 15_470_264_320
+    assert rows[0]["expect"] == "14/14" and rows[0]["macs"] != 15_470_264_320
+
+
+def test_usage_errors_speak_our_style():
+    """`-d 0`, a bad type, an unknown option: `where: error: …` and a hint, exit 2, no click `Error:`."""
+    for args, where in ((["shapes", "vgg16", "-d", "0"], "--depth: error:"), (["shapes", "vgg16", "-b", "x"], "--batch: error:"),
+                        (["shapes", "vgg16", "--frmat", "json"], "cnntool shapes: error:")):
+        result = subprocess.run([sys.executable, "-m", "cnntool", *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and result.stderr.startswith(where), result.stderr
+        assert "hint: `cnntool shapes --help`" in result.stderr and "Error:" not in result.stderr
+
+
+def test_top_level_help_does_not_cut_descriptions():
+    result = subprocess.run([sys.executable, "-m", "cnntool", "--help"], capture_output=True, text=True, timeout=60,
+                            env={**__import__("os").environ, "COLUMNS": "80"})
+    commands = result.stdout.split("Commands:")[1]
+    assert result.returncode == 0 and not any(line.endswith("...") for line in commands.splitlines()), commands
+    assert "spec " in result.stdout and "fvcore's count." in result.stdout
+
+
+def test_one_meaning_of_short_options():
+    """-d is --depth wherever it exists; bench's device is --device only."""
+    result = run("bench", "--help")
+    assert "--device" in result.stdout and "-d," not in result.stdout
+    build = run("build", "--help").stdout
+    assert "KEY=VALUE" in build and "C,H,W" in build and "<list" not in build

@@ -199,3 +199,72 @@ def test_exponent_floats_are_numbers(written, value):
 def test_quoted_exponent_stays_text():
     with pytest.raises(SpecError, match="quoted number"):
         model("name: t\ninput: [3, 4, 4]\nlayers:\n  - bn: {eps: '1e-6'}\n")
+
+
+UNREAD = """
+name: t
+input: [3, 8, 8]
+layers:
+  - conv: {out: 4, kernel: 3}
+    name: a
+  - seq: [conv: {out: 4, kernel: 1}, relu]
+  - conv: {out: 2, kernel: 1}
+    from: a
+"""
+
+
+def test_an_unread_branch_counts_parameters_but_no_macs():
+    report = cnntool.analyze(model(UNREAD))
+    r = {x.name: x for x in report.layers}
+    # conv1 (4·4 + 4 = 20 parameters) and relu1 feed nothing: torch's parameters() holds them, the forward never runs them
+    assert r["conv1"].params == 20 and r["conv1"].macs == r["conv1"].flops == r["relu1"].flops == 0
+    assert r["conv1"].act_bytes == 0 and r["conv2"].macs == 2 * 36 * 4
+    assert report.totals.params == (3 * 9 * 4 + 4) + 20 + (4 * 2 + 2)
+    assert report.totals.macs == 4 * 36 * 27 + 2 * 36 * 4
+    assert [w.layer for w in report.warnings] == ["relu1"] and "never runs it" in report.warnings[0].message
+
+
+def test_an_unread_branch_is_built_but_not_run():
+    torch = pytest.importorskip("torch")
+    net = cnntool.build(model(UNREAD))
+    assert sum(p.numel() for p in net.parameters()) == cnntool.analyze(model(UNREAD)).totals.params
+    ran = []
+    net.conv1.register_forward_hook(lambda *a: ran.append(1))
+    assert net(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6) and not ran
+
+
+MODERN_ZOO = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+              *(f"efficientnet_b{i}" for i in range(8)), "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
+
+
+@pytest.mark.parametrize("name", MODERN_ZOO)
+def test_spec_reproduces_torchvision_weights_meta(name):
+    # the source is the installed torchvision itself: Weights.meta num_params (exact) and _ops
+    # (GMACs at the weights' crop size, 3 decimals), IMAGENET1K_V1
+    tvm = pytest.importorskip("torchvision.models")
+    weights = tvm.get_model_weights(name).IMAGENET1K_V1
+    crop = weights.transforms().crop_size[0]
+    m = cnntool.load(name)
+    assert m.reference == f"torchvision.models.{name}" and m.input_shape == (3, crop, crop)
+    totals = cnntool.analyze(m).totals
+    assert totals.params == weights.meta["num_params"]
+    assert round(totals.macs / 1e9, 3) == weights.meta["_ops"]
+    assert m.accuracy["top1"] == weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from cnntool.spec.expr import UserFunction, substitute  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.integers(-50, 50), st.lists(st.integers(-5, 5), max_size=5), st.integers(-9, 9), st.integers(1, 9))
+def test_in_as_an_operator_is_untouched_and_functions_agree_with_python(a, items, m, d):
+    # `in.` is renamed only before an attribute: `a in [..]` stays Python's membership test
+    assert substitute("${a in items}", {"a": a, "items": items}) == (a in items)
+    assert substitute("${a in[1, 2]}", {"a": a}) == (a in [1, 2])
+    f = UserFunction("f", ("x", "y"), "x * m + y // d - ceil(x / d) + floor(y / d)", {"m": m, "d": d})
+    import math
+    expected = a * m + m // d - math.ceil(a / d) + math.floor(m / d)
+    assert substitute("${f(a, m)}", {"a": a, "m": m, "f": f}) == expected

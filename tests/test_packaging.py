@@ -17,6 +17,7 @@ def wheel(tmp_path_factory):
     return next(out.glob("cnntool-*.whl"))
 
 
+@pytest.mark.slow  # builds and installs a wheel
 def test_wheel_ships_every_spec_and_the_schema(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for spec in (ROOT / "model_specs").glob("*.yaml"):
@@ -24,6 +25,7 @@ def test_wheel_ships_every_spec_and_the_schema(wheel):
     assert "cnntool/py.typed" in names
 
 
+@pytest.mark.slow  # builds and installs a wheel
 def test_installed_wheel_resolves_builtin_names(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

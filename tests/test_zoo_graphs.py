@@ -81,9 +81,12 @@ def _torchvision(reference: str, device: str = "cpu"):
 
 
 def test_reference_variants_are_the_torchvision_ones():
-    assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert REFERENCED == ["googlenet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50",
+                          "resnext101_32x8d", "resnext101_64x4d", "resnext50_32x4d", "wide_resnet101_2",
+                          "wide_resnet50_2"]
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", REFERENCED)
 def test_params_equal_torchvision(name):
     model = MINE[name].model()
@@ -100,6 +103,7 @@ def _fvcore(net, shape):
         return counter.total(), counter.by_operator()
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "googlenet"])
 def test_macs_equal_fvcore_on_torchvision(name):
     # references.md: conv + linear MACs are what fvcore counts as conv and linear (batch 1)
@@ -116,6 +120,7 @@ def test_macs_equal_fvcore_on_torchvision(name):
     ("resnet50-v1", None), ("resnet20", None), ("plain20", None), ("googlenet-paper", None),
     ("hrnet-w18-c", (3, 64, 64)), ("yolo", None), ("deconvnet", None), ("unet", (1, 188, 188)),
 ])
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_built_module_matches_analysis_and_fvcore(name, shape):
     """The module cnntool builds from the spec: same parameters, output shape, MACs and fvcore total."""
     torch = pytest.importorskip("torch")
@@ -131,6 +136,7 @@ def test_built_module_matches_analysis_and_fvcore(name, shape):
     assert total == report.totals.fvcore
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("name", sorted(MINE))
 def test_every_variant_builds_with_the_analysed_parameter_count(name):
     torch = pytest.importorskip("torch")

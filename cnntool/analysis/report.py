@@ -15,6 +15,8 @@ class RF:
     size: tuple[Fraction, Fraction]
     jump: tuple[Fraction, Fraction]
     start: tuple[Fraction, Fraction]
+    clipped: tuple[Fraction, Fraction] = (Fraction(0), Fraction(0))  # the most input pixels any
+    # one output's field covers once cut to the image (size counts padding too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,10 @@ class LayerRow:
     rf: RF | None
     loc: str
     arithmetic: tuple[str, ...] = ()  # the output-size arithmetic, for --explain
+    peers: dict[str, int] = field(default_factory=dict)  # each peer tool's count, one image
+    backward_macs: int = 0  # Layer.backward_macs: input gradient (if needed) + weight gradient
+    backward_flops: int = 0  # 2 × backward_macs + element-wise backward ops
+    grad_in: bool = False  # its input depends on a parameter, so autograd needs its gradient
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,10 @@ class Totals:
     input_bytes: int
     peak_act_bytes: int  # most activations alive at once in inference, input included
     weight_bytes: int  # parameters and buffers at the same element size
+    peers: dict[str, int] = field(default_factory=dict)  # each peer tool's total, one image
     by_kind: dict[str, KindTotals] = field(default_factory=dict)
+    backward_macs: int = 0
+    backward_flops: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ ENVIRONMENT_KEYS) are listed by `differences` so the CLI can warn.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from rich.table import Table
 
 from . import fmt
 from .errors import BenchError
+from ..errors import SpecError
+from ..files import read_bounded
+from .result_schema import MAX_RESULT_BYTES, RESULT_SCHEMA
 from .results import SCHEMA
 
 # Options that change what a row measures. The batch list, iteration counts,
@@ -51,22 +55,48 @@ class CompareRow:
 
 
 def load_result(path: str | Path) -> dict[str, Any]:
-    """Read a `cnntool bench --format json` file (BenchError if unreadable or foreign)."""
+    """Read a `cnntool bench --format json` file: a bounded read, then JSON with finite numbers,
+    then the bench schema (BenchError saying where it is wrong)."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BenchError(f"cannot read {name}: {exc.strerror or exc}") from None
+        text = read_bounded(path, MAX_RESULT_BYTES, "bench result").decode("utf-8")
+    except SpecError as exc:
+        raise BenchError(f"cannot read {name}: {exc.message}") from None
     except UnicodeDecodeError:
         raise BenchError(f"cannot read {name}: not UTF-8 text") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise BenchError(f"cannot read {name}: not JSON ({exc.msg} at line {exc.lineno} "
                          f"column {exc.colno})") from None
+    except RecursionError:
+        raise BenchError(f"cannot read {name}: JSON nested too deeply") from None
+    except ValueError as exc:  # a 5,000-digit integer, NaN, 1e999
+        raise BenchError(f"cannot read {name}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise BenchError(f"cannot read {name}: not a cnntool bench result (expected schema {SCHEMA})")
+    _validate(data, name)
     return data
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a number a bench result holds")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _validate(data: dict[str, Any], name: str) -> None:
+    import jsonschema
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(RESULT_SCHEMA).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        raise BenchError(f"cannot read {name}: at {where}: {error.message[:200]} "
+                         "(see docs/bench.md, JSON)")
 
 
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def resolve_device(spec: str) -> torch.device:
         built = torch.version.cuda or "none"
         raise BenchError(
             f"device {spec!r} requested but CUDA is not available "
-            f"(torch {torch.__version__}, built for CUDA {built}, no GPU visible)"
+            f"(torch {torch.__version__}, built for CUDA {built}, no GPU visible); use --device cpu"
         )
     count = torch.cuda.device_count()
     index = int(match.group(1)) if match.group(1) else torch.cuda.current_device()

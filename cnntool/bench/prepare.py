@@ -27,11 +27,12 @@ class Plan:
     compile_backend: str
     cuda_graphs: bool
     seed: int
+    train: bool = False
 
     @classmethod
     def from_config(cls, config: BenchConfig, device: torch.device, dtype: DType) -> Plan:
         return cls(device, dtype, config.channels_last, config.compile_mode,
-                   config.compile_backend, config.cuda_graphs, config.seed)
+                   config.compile_backend, config.cuda_graphs, config.seed, config.train)
 
     @property
     def is_reference(self) -> bool:
@@ -68,15 +69,24 @@ def compiled(module: torch.nn.Module, plan: Plan) -> Callable[..., Any]:
 
 
 def run_context(plan: Plan) -> contextlib.ExitStack:
-    """inference_mode plus autocast for fp16/bf16, entered once around all loops."""
+    """inference_mode plus autocast for fp16/bf16, entered once around all loops (a training
+    step enters autocast itself, around its forward only)."""
     stack = contextlib.ExitStack()
+    if plan.train:
+        return stack
     stack.enter_context(torch.inference_mode())
     stack.enter_context(autocast(plan.dtype, plan.device.type, cache=not plan.cuda_graphs))
     return stack
 
 
-def step_builder(fn: Callable[..., Any], x: torch.Tensor, plan: Plan) -> Callable[[], Step]:
-    """Build-on-first-call factory: eager/compiled call, or a captured CUDA graph."""
+def step_builder(fn: Callable[..., Any], x: torch.Tensor, plan: Plan,
+                 opt: torch.optim.Optimizer | None = None) -> Callable[[], Step]:
+    """Build-on-first-call factory: eager/compiled call, a captured CUDA graph, or a training
+    step (with a GradScaler for fp16)."""
+    if plan.train:
+        from .trainstep import train_step
+        scaler = torch.amp.GradScaler(plan.device.type) if plan.dtype is DType.fp16 else None
+        return lambda: train_step(fn, x, opt, lambda: autocast(plan.dtype, plan.device.type), scaler)
     if not plan.cuda_graphs:
         return lambda: (lambda: fn(x))
     return lambda: _graph_step(fn, x, plan.device)

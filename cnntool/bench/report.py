@@ -21,9 +21,12 @@ def _header(result: BenchResult) -> list[str]:
              f"cudnn.benchmark={'on' if p['cudnn_benchmark'] else 'off'}, "
              f"autocast={p['autocast_dtype'] or 'off'}")
     threads = env["torch_threads"]
+    mode = [] if not result.config.get("train") else [
+        f"training step: forward + backward + {result.config['optimizer']} step, "
+        f"MACs/image forward + backward {fmt.si(m.get('train_macs_per_image'))} (TFLOP/s and MFU from these)"]
     return [
         f"[bold]{escape(str(m['name']))}[/] input {shape}, MACs/image {fmt.si(m['macs_per_image'])}, "
-        f"params {fmt.si(m['params'])}",
+        f"params {fmt.si(m['params'])}", *mode,
         f"device {env['device']} ({escape(str(where))}), {threads} torch thread{'' if threads == 1 else 's'}",
         f"dtype {p['requested']} (effective {p['effective']}): {flags}",
         versions(env),
@@ -50,6 +53,8 @@ def _memory(row: BatchRow) -> str:
     mem = row.memory
     if mem is None:
         return "-"
+    if mem.peak_allocated_bytes is not None and mem.peak_reserved_bytes is None:
+        return fmt.nbytes(mem.peak_allocated_bytes)  # CPU training step: allocator events
     if mem.peak_allocated_bytes is not None:
         return f"{fmt.nbytes(mem.peak_allocated_bytes)}/{fmt.nbytes(mem.peak_reserved_bytes)}"
     if mem.rss_growth_bytes is not None:
@@ -81,17 +86,25 @@ def results_table(result: BenchResult) -> Table:
 
 def startup_table(result: BenchResult) -> Table:
     """Costs kept out of the timed region, the timed work, and memory."""
-    cuda = any(r.memory and r.memory.peak_allocated_bytes is not None for r in result.rows)
+    cuda = any(r.memory and r.memory.peak_reserved_bytes is not None for r in result.rows)
+    train = bool(result.config.get("train"))
     table = Table(title="kept out of the timings | timed work | memory", box=box.SIMPLE_HEAD)
     for col in ("batch", "first call", "warm-up (iters)", "timed runs",
-                "peak alloc/reserved" if cuda else "peak RSS growth"):
+                "peak alloc/reserved" if cuda else "peak allocated" if train else "peak RSS growth",
+                *(("predicted", "pred/meas") if train else ())):
         table.add_column(col, justify="right")
     for row in _ok_rows(result):
         thr = row.throughput
         table.add_row(str(row.batch), fmt.secs(row.first_call_s),
                       f"{fmt.secs(row.warmup_s)} ({row.warmup_iters})",
-                      f"{len(thr.samples_img_s)} x {thr.iters} + {thr.iters} lat", _memory(row))
+                      f"{len(thr.samples_img_s)} x {thr.iters} + {thr.iters} lat", _memory(row),
+                      *((fmt.nbytes(row.predicted_bytes), _ratio(row)) if train else ()))
     return table
+
+
+def _ratio(row: BatchRow) -> str:
+    measured = row.memory.peak_allocated_bytes if row.memory else None
+    return f"{row.predicted_bytes / measured:.3f}" if measured and row.predicted_bytes else "-"
 
 
 def _failed_rows(result: BenchResult) -> list[str]:
@@ -114,16 +127,16 @@ def per_layer_table(prof: PerLayer) -> Table:
                   f"ridge {ridge} FLOP/B)", box=box.SIMPLE_HEAD)
     table.add_column("layer", overflow="fold")
     table.add_column("kind", overflow="fold")
-    for col in ("ms", "share", "MACs", "bytes", "FLOP/B"):
+    for col in ("ms", "share", "MACs", "FLOPs (2·MACs+ops)", "bytes", "FLOP/B"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("bound")
     total = prof.total_s or 1.0
     for r in prof.layers:
         table.add_row(r.name, r.kind, fmt.sig(r.time_s * 1e3), fmt.pct(r.time_s / total),
-                      fmt.si(r.macs), fmt.si(r.bytes),
+                      fmt.si(r.macs), fmt.si(r.flops), fmt.si(r.bytes),
                       "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound)
     table.add_row("(unattributed)", "", fmt.sig(prof.unattributed_s * 1e3),
-                  fmt.pct(prof.unattributed_s / total), "", "", "", "")
+                  fmt.pct(prof.unattributed_s / total), "", "", "", "", "")
     return table
 
 

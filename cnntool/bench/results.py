@@ -86,6 +86,7 @@ class BatchRow:
     tflops: float | None = None
     mfu: float | None = None
     warnings: tuple[str, ...] = ()
+    predicted_bytes: int | None = None  # --train: cnntool.analysis.training's peak at this batch
 
 
 @dataclass(frozen=True)

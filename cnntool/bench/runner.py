@@ -24,7 +24,7 @@ from .peaks import DevicePeak, find_peak
 from .perlayer import profile_layers
 from .precision import precision_mode
 from .prepare import Plan, compiled, make_input, run_context, step_builder
-from .results import BatchRow, BenchResult, Correctness, Latency, PerLayer, Throughput, plain
+from .results import BatchRow, BenchResult, Correctness, Latency, Memory, PerLayer, Throughput, plain
 from .roofline import achieved_tflops, utilisation
 from .source import ModelSource
 
@@ -76,6 +76,7 @@ def run_bench(source: ModelSource, config: BenchConfig, progress: Progress | Non
     return BenchResult(
         model={"name": source.name, "input_shape": list(session.shape),
                "macs_per_image": source.macs_per_image,
+               "train_macs_per_image": source.train_macs_per_image,
                "flops_per_image": source.flops_per_image, "params": source.params},
         config=plain(dataclasses.asdict(config)),
         precision=flags.as_dict(),
@@ -110,7 +111,8 @@ class _Session:
         if self.shape != tuple(self.source.input_shape) and self.source.macs_per_image:
             self.warnings.append(f"MACs were analysed for input {self.source.input_shape}, "
                                  f"not the {self.shape} benchmarked")
-        module = self.source.factory().eval()
+        module = self.source.factory()
+        module = module.train() if self.plan.train else module.eval()
         try:
             module = module.to(self.plan.device)
         except Exception as exc:  # noqa: BLE001 - only OOM becomes a user-facing error
@@ -121,6 +123,9 @@ class _Session:
         if self.plan.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.module = module
+        if self.plan.train:
+            from .trainstep import make_optimizer
+            self.opt = make_optimizer(module, self.config.optimizer.value)
         self._sweep()
         self._run_per_layer()
         if any(r.latency and len(r.latency.samples_s) < P99_MIN_SAMPLES for r in self.rows):
@@ -130,6 +135,9 @@ class _Session:
     def _prepare_reference(self, module: torch.nn.Module) -> None:
         if not self.config.check:
             self.correctness = skipped("disabled (--no-check)")
+            return
+        if self.plan.train:  # a step changes the weights, and BN/dropout differ from eval
+            self.correctness = skipped("a training step has no fixed output to compare")
             return
         if self.plan.is_reference:
             self.correctness = skipped("run is fp32 eager, the reference itself")
@@ -171,7 +179,8 @@ class _Session:
         self.progress.begin(batch, cfg.repeats + 3)
         ops.memory_begin()
         with run_context(plan):
-            step, first_s = first_call(step_builder(fn, x, plan), ops.synchronize, clock)
+            step, first_s = first_call(step_builder(fn, x, plan, getattr(self, "opt", None)),
+                                       ops.synchronize, clock)
             self.progress.advance()
             n_warm, warm_s, per_iter = warm_up(step, ops.synchronize, cfg.warmup_iters, cfg.warmup_s, clock)
             self.progress.advance()
@@ -183,12 +192,27 @@ class _Session:
             self.progress.advance()
             if batch == self.check_batch and self.reference is not None:
                 self.correctness = check(self.reference, flatten(step()), plan.dtype, batch, cfg.tolerance)
-        return self._row(batch, first_s, warm_s, n_warm, times, lat, ops.memory_end(), note)
+            memory = ops.memory_end()
+            if plan.train and memory.peak_allocated_bytes is None:
+                memory = self._allocated(step, x)
+        return self._row(batch, first_s, warm_s, n_warm, times, lat, memory, note)
+
+    def _allocated(self, step: Any, x: torch.Tensor) -> Memory:
+        """Bytes allocated at the peak of one more (untimed) step, where the device keeps no
+        allocator statistics (CPU): what is held before it plus the allocator events' peak."""
+        from .trainstep import allocator_peak
+        held = [*self.module.parameters(), *self.module.buffers(), x,
+                *(v for s in self.opt.state.values() for v in s.values() if torch.is_tensor(v))]
+        base = sum(t.untyped_storage().nbytes() for t in held)
+        return Memory("torch.profiler allocator events, one more step", peak_allocated_bytes=base + allocator_peak(step),
+                      baseline_allocated_bytes=base)
 
     def _row(self, batch: int, first_s: float, warm_s: float, n_warm: int, times: tuple[float, ...],
              lat: tuple[float, ...], memory: Any, note: str | None) -> BatchRow:
         thr = Throughput.from_times(batch, len(lat), times)
-        tflops = achieved_tflops(self.source.macs_per_image, thr.median_img_s)
+        src = self.source
+        tflops = achieved_tflops(src.train_macs_per_image if self.plan.train else src.macs_per_image, thr.median_img_s)
+        predicted = src.predict_train_bytes(batch) if self.plan.train and src.predict_train_bytes else None
         mfu, notes = utilisation(tflops, self.peak, self.plan.dtype.value)
         if note:
             notes.append(note)
@@ -197,7 +221,7 @@ class _Session:
                          "(background load, throttling or too few iterations)")
         self.warnings.extend(f"batch {batch}: {n}" for n in notes)
         return BatchRow(batch, "ok", "", first_s, warm_s, n_warm, thr, Latency.from_samples(lat),
-                        memory, tflops, mfu, tuple(notes))
+                        memory, tflops, mfu, tuple(notes), predicted)
 
     def _run_per_layer(self) -> None:
         ok = [r for r in self.rows if r.status == "ok" and r.throughput is not None]

@@ -33,3 +33,5 @@ class ModelSource:
     flops_per_image: int | None = None
     params: int | None = None
     layers: tuple[LayerSpec, ...] = ()
+    train_macs_per_image: int | None = None  # forward + backward MACs (cnntool.analysis.training)
+    predict_train_bytes: Callable[[int], int] | None = None  # batch -> predicted training-step peak

@@ -20,16 +20,18 @@ from ..analysis.report import Report
 from ..spec.yamlsource import loc_of
 
 __all__ = ["StepLog", "torch_steps", "missing", "trace_input", "reference_builder", "reference_loc",
-           "REFERENCE", "REFERENCE_KWARGS", "TRACE_BUDGET", "TRACE_BATCH", "BATCH2_BUDGET", "MAC_OPS",
+           "REFERENCE", "REFERENCE_KWARGS", "TRACE_BUDGET", "TRACE_BYTES", "reason", "TRACE_BATCH", "BATCH2_BUDGET", "MAC_OPS",
            "INSTALL"]
 
 # `reference:` must be a model builder registered in torchvision.models (never arbitrary code)
 REFERENCE = re.compile(r"^torchvision\.models\.([a-z][a-z0-9_]*)$")
-# torchvision builders whose defaults add heads the inference network does not have
+# torchvision builders whose defaults add heads the published weights do not have (googlenet's
+# num_params excludes its aux heads; inception_v3's includes AuxLogits, which eval never runs)
 REFERENCE_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},
-                    "inception_v3": {"aux_logits": False, "init_weights": False}}
+                    "inception_v3": {"init_weights": False}}
 # MACs one traced CPU forward may cost (a few seconds on 2 cores); bigger models are traced smaller
 TRACE_BUDGET = 40 * 10**9
+TRACE_BYTES = 4 * 2**30  # activation bytes of that forward (all outputs, as tracing may keep them)
 TRACE_BATCH = 2  # shapes are checked at batch 2 (on meta); the CPU forward too when it costs little:
 BATCH2_BUDGET = 4 * 10**9  # above this, fvcore traces batch 1 (its counts are per sample anyway)
 MAC_OPS = ("conv", "linear", "addmm", "mm", "matmul", "bmm", "einsum")  # fvcore's operator names
@@ -72,12 +74,13 @@ def reference_loc(target: Target) -> Loc:
 
 
 def torch_steps(target: Target, model: Model, report: Report, log: StepLog) -> None:
-    """Steps 3–5, each skipped (saying why) when what it needs is not installed."""
+    """Steps 3–5, each skipped (saying why) when what it needs is not installed. Any failure
+    inside torch, fvcore or torchvision fails that step with its reason, never the whole run."""
     why = missing("torch")
     if why:
         log.skip(TORCH_STEPS, why)
         return
-    net = _params(model, report, log)
+    net = _guarded(Step.params, log, model.loc, _params, model, report, log)
     if net is None:
         log.skip(TORCH_STEPS[1:], "the module could not be built")
         return
@@ -85,14 +88,31 @@ def torch_steps(target: Target, model: Model, report: Report, log: StepLog) -> N
     if why:
         log.skip((Step.fvcore,), why)
     else:
-        _fvcore(model, report, net, log)
+        _guarded(Step.fvcore, log, model.loc, _fvcore, model, report, net, log)
     why = missing("torchvision") or missing("fvcore.nn")
     if model.reference is None:
         log.record(Step.torchvision, [], 0)
     elif why:
         log.skip((Step.torchvision,), why)
     else:
-        _torchvision(model, report, log, reference_loc(target))
+        loc = reference_loc(target)
+        _guarded(Step.torchvision, log, loc, _torchvision, model, report, log, loc)
+
+
+def _guarded(step: Step, log: StepLog, loc: Loc, run: Callable[..., Any], *args: Any) -> Any:
+    """``run(*args)``; an exception fails ``step`` with its reason (one line, no C++ frames)."""
+    try:
+        return run(*args)
+    except Exception as exc:  # noqa: BLE001 -- torch can raise anything; it is this model's failure
+        log.record(step, [Issue(step, f"{step.value} failed: {reason(exc)}", loc)], 1)
+        return None
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of an exception's message, without torch's C++ stack ('Exception raised from')."""
+    text = str(exc).split("Exception raised from")[0].strip()
+    first = text.splitlines()[0].strip() if text else ""
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
 
 
 def _layer_locs(model: Model) -> dict[str, Loc]:
@@ -128,24 +148,32 @@ def _pb(sizes: tuple[int, int] | None) -> str:
 def trace_input(model: Model, report: Report) -> tuple[int, tuple[int, ...]] | None:
     """(batch, input) for the CPU forward that fvcore traces: the spec's input at batch 2 when
     cheap, else at batch 1, else batch 1 at the largest smaller input the spec accepts within
-    TRACE_BUDGET (counts are then compared at that size; shapes still at the spec's, on meta)."""
-    cost = report.totals.macs
-    if TRACE_BATCH * cost <= BATCH2_BUDGET:
+    TRACE_BUDGET MACs and TRACE_BYTES of activations (counts are then compared at that size;
+    shapes still at the spec's, on meta)."""
+    if _fits(report, TRACE_BATCH, BATCH2_BUDGET):
         return TRACE_BATCH, model.input_shape
-    if cost <= TRACE_BUDGET:
+    if _fits(report, 1, TRACE_BUDGET):
         return 1, model.input_shape
-    for shape in _smaller(model.input_shape, cost):
+    t = report.totals
+    ratio = min(TRACE_BUDGET / max(t.macs, 1), TRACE_BYTES / max(t.act_bytes, 1))
+    for shape in _smaller(model.input_shape, ratio):
         try:
-            if analyze(model, 1, shape).totals.macs <= TRACE_BUDGET:
+            if _fits(analyze(model, 1, shape), 1, TRACE_BUDGET):
                 return 1, shape
         except SpecError:  # not an input this spec accepts
             continue
     return None
 
 
-def _smaller(shape: tuple[int, ...], cost: int) -> Iterator[tuple[int, ...]]:
+def _fits(report: Report, batch: int, macs: int) -> bool:
+    """A CPU forward of ``report`` (at batch 1) at ``batch`` within ``macs`` and TRACE_BYTES."""
+    return batch * report.totals.macs <= macs and batch * report.totals.act_bytes <= TRACE_BYTES
+
+
+def _smaller(shape: tuple[int, ...], ratio: float) -> Iterator[tuple[int, ...]]:
     """Halvings first (they keep divisibility by powers of two: HRNet), then sizes scanned down
-    from the area the budget allows, keeping the aspect ratio (U-Net accepts only 16k + 12)."""
+    from the area the budget allows (``ratio`` of the spec's), keeping the aspect ratio (U-Net
+    accepts only 16k + 12)."""
     if len(shape) != 3:
         return
     c, h, w = shape
@@ -153,7 +181,7 @@ def _smaller(shape: tuple[int, ...], cost: int) -> Iterator[tuple[int, ...]]:
     while h % 2**k == 0 and w % 2**k == 0:
         yield c, h >> k, w >> k
         k += 1
-    scale = math.sqrt(TRACE_BUDGET / cost)
+    scale = math.sqrt(ratio)
     for step in range(64):
         smaller = (c, int(h * scale) - step, int(w * scale) - round(step * w / h))
         if min(smaller) < 1:
@@ -187,7 +215,8 @@ def _fvcore(model: Model, report: Report, net: Any, log: StepLog) -> None:
     except SpecError as exc:  # torch refuses to build the model at the traced size
         issues.append(Issue(Step.fvcore, exc.message, exc.loc))
     note = ("" if traced and traced[1] == model.input_shape else f"counted at {list(traced[1])}" if traced
-            else f"not counted: over {TRACE_BUDGET / 1e9:g} G MACs at any input the spec accepts")
+            else f"not counted: over {TRACE_BUDGET / 1e9:g} G MACs or {TRACE_BYTES / 2**30:g} GiB of "
+                 "activations at any input the spec accepts")
     log.record(Step.fvcore, issues, total, note)
 
 
@@ -231,18 +260,13 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
     except ValueError as exc:
         log.record(Step.torchvision, [Issue(Step.torchvision, str(exc), loc)], 1)
         return
-    kwargs = REFERENCE_KWARGS.get(name.rpartition(".")[2], {})
-    try:
-        with torch.device("meta"):
-            reference = builder(**kwargs)
-    except (NotImplementedError, RuntimeError):  # builders that compute with tensors (RegNet)
-        from ..torch.importer import meta_weights
-        with meta_weights():
-            reference = builder(**kwargs)
+    from ..torch.meta import weights_on_meta
+    with weights_on_meta():
+        reference = builder(**REFERENCE_KWARGS.get(name.rpartition(".")[2], {}))
     params = sum(p.numel() for p in reference.parameters())
     issues = [] if params == report.totals.params else [Issue(
         Step.torchvision, f"{name} has {params:,} parameters, the spec {report.totals.params:,}", loc)]
-    if report.totals.macs > TRACE_BUDGET:
+    if not _fits(report, 1, TRACE_BUDGET):
         log.record(Step.torchvision, issues, 1, "MACs not compared: over the trace budget")
         return
     counts, _ = fvcore_counts(materialise(reference), torch.zeros(1, *model.input_shape), set())
@@ -251,7 +275,6 @@ def _torchvision(model: Model, report: Report, log: StepLog, loc: Loc) -> None:
         issues.append(Issue(Step.torchvision, f"{name} has {macs:,} conv/linear MACs (fvcore) at "
                             f"{list(model.input_shape)}, the spec {report.totals.macs:,}", loc))
     log.record(Step.torchvision, issues, 2)
-
 
 
 def reference_builder(reference: str) -> Callable[..., Any]:

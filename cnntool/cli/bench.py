@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,8 +17,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ..analysis.training import Optimizer
 from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse_int_list, validate
 from ..bench.errors import BenchError
+from ..errors import printable
 from ..bench.measure import MAX_WARMUP_ITERS
 
 if TYPE_CHECKING:
@@ -31,8 +34,10 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | None) -> ModelSource:
-    """Glue to the spec engine: load, analyse (batch 1 = per image) and build lazily."""
+def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | None,
+                config: BenchConfig | None = None) -> ModelSource:
+    """Glue to the spec engine: load, analyse (batch 1 = per image) and build lazily; for
+    --train also the analytic training-step peak at any batch."""
     import cnntool
     from cnntool.errors import SpecError
 
@@ -54,7 +59,16 @@ def load_source(ref: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
         except SpecError as exc:
             raise BenchError(str(exc)) from None
 
+    def predict(batch: int) -> int:
+        from cnntool.analysis.training import Precision, training
+        precision = Precision(config.dtype.value) if config.dtype.value in ("fp16", "bf16") else Precision.fp32
+        device = "cuda" if config.device.strip().lower().startswith("cuda") else "cpu"
+        return training(model, batch, config.optimizer, precision, device, shape).peak_bytes
+
+    train = config is not None and config.train
     return ModelSource(
+        train_macs_per_image=report.totals.macs + report.totals.backward_macs if train else None,
+        predict_train_bytes=predict if train else None,
         name=model.name,
         factory=factory,
         input_shape=shape,
@@ -76,7 +90,7 @@ def parse_args(items: list[str]) -> dict[str, Any]:
             raise BenchError(f"bad --arg {item!r}: expected KEY=VALUE")
         try:
             out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, KeyError, OverflowError):  # `!!int x`, 5,000 digits: text
             out[key.strip()] = value
     return out
 
@@ -117,7 +131,7 @@ def _stdout() -> Console:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[red]error:[/] {escape(message)}")
+    _stderr().print(f"[red]error:[/] {escape(printable(message))}")
     return typer.Exit(code=code)
 
 
@@ -131,7 +145,7 @@ def _warn(messages: list[str] | tuple[str, ...]) -> None:
 
 def bench(
     model: Annotated[str, typer.Argument(help="Built-in model or spec file (FILE.yaml:VARIANT).", metavar="MODEL")],
-    device: Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="cpu, cuda, cuda:N or mps.")] = "cpu",
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda, cuda:N or mps.")] = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", metavar="N[,N...]",
                                        help="Batch size or sweep, e.g. 1,8,32,128.")] = "1",
     input_text: Annotated[str | None, typer.Option("--input", "-i", metavar="C,H,W",
@@ -154,8 +168,10 @@ def bench(
     arg: Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
                                                   help="Override a spec argument (repeatable).")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+    train: Annotated[bool, typer.Option("--train", help="Time a training step: forward, backward, optimizer step.")] = False,
+    optimizer: Annotated[Optimizer, typer.Option(help="Optimizer of --train.")] = Optimizer.sgd,
 ) -> None:
-    """Benchmark a model's inference throughput, latency, memory and MFU."""
+    """Benchmark a model's inference (or --train: training-step) throughput, latency, memory and MFU."""
     try:
         config = BenchConfig(
             device=device, batches=parse_batches(batch),
@@ -163,20 +179,38 @@ def bench(
             dtype=dtype, channels_last=channels_last, compile_mode=compile_mode,
             cuda_graphs=cuda_graphs, threads=threads, iters=iters, budget_s=budget,
             repeats=repeats, warmup_iters=warmup, warmup_s=warmup_time,
-            per_layer=per_layer, check=check, tolerance=tolerance)
+            per_layer=per_layer, check=check, tolerance=tolerance, train=train, optimizer=optimizer)
 
         validate(config)
-        source = load_source(model, parse_args(arg or []), config.input_shape)
+        _require_torch(device)
+        source = load_source(model, parse_args(arg or []), config.input_shape, config)
         from ..bench.runner import run_bench
 
         progress = _RichProgress()
-        with progress.bar:
+        with progress.bar if progress.bar.console.is_terminal else nullcontext():  # rich adds a blank line off a tty
             result = run_bench(source, config, progress)
     except BenchError as exc:
         raise _fail(str(exc)) from None
     _emit(result, output)
     if result.correctness.status == "fail":
         raise _fail("correctness check failed", code=1)
+
+
+# where a GPU driver shows itself on Linux (NVIDIA, ROCm, WSL2), so `--device cuda` can fail before torch loads
+GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def _require_torch(device: str) -> None:
+    """Fail in milliseconds, before importing torch, when the run cannot happen (BenchError)."""
+    from ..check.torch_steps import INSTALL, missing
+
+    if device.strip().lower().startswith("cuda") and sys.platform == "linux" \
+            and not any(Path(p).exists() for p in GPU_NODES):
+        raise BenchError(f"device {device!r} requested but this machine has no GPU driver "
+                         f"(none of {', '.join(GPU_NODES)}); use --device cpu")
+    why = missing("torch", INSTALL)
+    if why:
+        raise BenchError(f"`cnntool bench` cannot run: {why}")
 
 
 def _emit(result: Any, output: OutputFormat) -> None:

@@ -20,6 +20,8 @@ from rich.table import Table
 from ..check import run as checks
 from ..check import torch_steps as check_torch
 from ..check.run import CheckRun, Issue, ModelResult, Status, Step
+from ..errors import SpecError, printable
+from ..files import check_writable
 from .exits import guard
 
 __all__ = ["register", "CheckFormat", "check_command", "build_command"]
@@ -55,6 +57,8 @@ def check_command(
     """Check spec files: they parse, meet their `expect:` numbers, and agree with the PyTorch module
     built from them, fvcore's counts and the torchvision model they name. Exit 0 all hold, 1 a check
     failed, 2 a spec cannot be read."""
+    if not fast:  # a CI job without torch must not pass on steps 1-2 alone
+        _require("torch", what="`cnntool check` (steps 3-5; `--fast` runs steps 1-2 without torch)")
     with _progress() as update:
         run = checks.check_paths(paths or [], fast=fast, progress=update)
     if format is CheckFormat.json:
@@ -101,10 +105,11 @@ def _cell(model: ModelResult, step: Step) -> str:
 def _print_table(run: CheckRun) -> None:
     out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
     table = Table(title="cnntool check", title_justify="left", header_style="bold")
-    for title in ("model", "file", *COLUMNS.values(), "time"):
-        table.add_column(title, justify="right" if title == "time" else "left")
+    for title in ("model", "file", *COLUMNS.values(), "time"):  # text folds; counts and times stay whole
+        table.add_column(title, justify="right" if title == "time" else "left", overflow="fold",
+                         no_wrap=title in ("time", "expect"))
     for m in run.models:
-        table.add_row(escape(m.name), escape(m.file), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
+        table.add_row(escape(printable(m.name)), escape(printable(m.file)), *(_cell(m, step) for step in COLUMNS), f"{m.seconds:.1f} s")
     out.print(table)
     skipped = {s.note for m in run.models for s in m.steps if s.status is Status.skipped}
     for note in sorted(skipped - {"--fast"}):
@@ -113,7 +118,7 @@ def _print_table(run: CheckRun) -> None:
         for issue in m.issues:
             if not issue.text:
                 colour = "red" if issue.severity == "error" else "yellow"
-                out.print(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}",
+                out.print(printable(f"{escape(str(issue.loc))}: [{colour}]{issue.severity}[/]: {escape(issue.message)}"),
                           highlight=False)
     failed = sum(m.status is not Status.ok for m in run.models)
     total = len(run.models)
@@ -156,8 +161,10 @@ def build_command(
         export: Annotated[Optional[Path], typer.Option(
             "--export", help="Save a torch.export program, dynamic batch (.pt2; torch.export.load).")] = None,
         onnx: Annotated[Optional[Path], typer.Option("--onnx", help="Save an ONNX graph (needs `onnx`).")] = None,
-        input: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape C,H,W.")] = None,
-        set: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a spec argument: key=value.")] = None,
+        input: Annotated[Optional[str], typer.Option("--input", "-i", metavar="C,H,W",
+                                                     help="Input shape (default: the spec's).")] = None,
+        set: Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE",
+                                                         help="Override a spec argument (repeatable).")] = None,
 ) -> None:
     """Build the PyTorch module of a spec: print it or export it."""
     _require("torch", what="`cnntool build`")
@@ -169,6 +176,8 @@ def build_command(
     from ..spec.zoo import resolve
     real = export is not None or onnx is not None  # exporting traces real tensors; printing needs none
     with _guard():
+        check_writable(export, "--export")  # before the build and a 15 s export
+        check_writable(onnx, "--onnx")
         shape = parse_shape(input)
         spec_model = resolve(model).model(parse_overrides(set or []), shape)
         net = torchbuild.build(spec_model, shape, device=None if real else "meta")
@@ -180,6 +189,9 @@ def build_command(
         if path is not None:
             try:
                 save(net, spec_model, path, shape)
+            except SpecError as exc:  # the path cannot be written (cnntool.files): exit 2, the old file kept
+                _stderr().print(str(exc), markup=False)
+                raise typer.Exit(2) from None
             except (RuntimeError, ValueError, TypeError, OSError) as exc:  # the exporter's own message
                 _stderr().print(f"error: {what} export failed: {exc}", markup=False)
                 raise typer.Exit(1) from None

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -22,10 +20,13 @@ from rich.console import Console
 from .. import __version__
 from ..analysis.analyze import analyze, collapse
 from ..errors import Loc, SpecError
-from .exits import guard
+from ..files import check_writable, write_output
+from .exits import CliGroup, guard
+from ..spec.expand import suggest
 from ..spec.expect import evaluate
 from ..graph import Model
-from ..render.tables import Format, report_json, rich_table, rows_table, text_table
+from ..render.fit import FitColumn, fitted_table, hidden_line
+from ..render.tables import COLUMNS, Format, fitted_report_table, report_json, rows_table, text_table
 from ..analysis.report import Report
 from ..spec.file import parse_overrides
 from ..units import human, human_bytes
@@ -33,7 +34,7 @@ from ..spec.zoo import ZooEntry, resolve, zoo
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+app = typer.Typer(cls=CliGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Analyse convolutional networks from YAML specs: shapes, parameters, MACs, "
                        "FLOPs, memory and receptive fields, without importing torch.")
 # piped output (CI logs, files) is not squeezed into 80 columns
@@ -63,6 +64,8 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type for activ
 DepthOpt = Annotated[Optional[int], typer.Option(
     "--depth", "-d", min=1, metavar="N", help="Roll layers up to N levels of their dotted names (blocks).")]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show the output-size arithmetic of every layer.")]
+ColumnsOpt = Annotated[Optional[str], typer.Option(
+    "--columns", metavar="COL,COL", help="Columns to show, in order (table/csv/markdown), of: " + ", ".join(COLUMNS) + ".")]
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -75,6 +78,19 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     if len(shape) not in (1, 3) or min(shape) <= 0:
         raise SpecError(f"--input takes C,H,W of positive integers, got {text!r}", Loc("--input", 0, 0))
     return shape
+
+
+def pick_columns(text: str | None) -> list[str] | None:
+    """``--columns layer,output,macs`` -> the column keys, checked."""
+    if text is None:
+        return None
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in COLUMNS]
+    if unknown or not keys:
+        close = suggest(unknown[0], COLUMNS) if unknown else ""
+        raise SpecError(f"no column {unknown[0]!r}" if unknown else "--columns names no column",
+                        Loc("--columns", 0, 0), hint="; ".join(filter(None, [close, "columns: " + ", ".join(COLUMNS)])))
+    return keys
 
 
 def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: list[str] | None = None,
@@ -90,28 +106,11 @@ def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: 
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write everything at once (to a temp file renamed into place), so nothing is left half-written."""
+    """Standard output, or `output` written by the one writer (cnntool.files: atomic, never half-written)."""
     if output is None:
         sys.stdout.write(text)
         return
-    where = Loc("--output", 0, 0)
-    folder = output.parent if str(output.parent) else Path(".")
-    if output.is_dir() or not folder.is_dir():
-        why = "it is a directory" if output.is_dir() else f"there is no directory {folder}"
-        raise SpecError(f"cannot write {output}: {why}", where)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cnntool-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as a plain open() would, not mkstemp's 0600
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise SpecError(f"cannot write {output}: {exc.strerror or exc}", where) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_output(output, text)
 
 
 @contextmanager
@@ -125,25 +124,35 @@ def table_output(output: Path | None) -> Iterator[Console]:
     emit(buffer.getvalue(), output)
 
 
-def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False) -> None:
+def show(report: Report, view: str, fmt: Format, output: Path | None, explain: bool = False,
+         columns: list[str] | None = None, notes: tuple[str, ...] = ()) -> None:
     if fmt is Format.json:
         emit(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n", output)
         return
     if fmt is not Format.table:
-        emit(text_table(*rows_table(report, view, keys=fmt is Format.csv), fmt), output)
+        emit(text_table(*rows_table(report, view, keys=fmt is Format.csv, columns=columns), fmt), output)
         return
     with table_output(output) as console:
-        _print_report(console, report, view, explain)
+        _print_report(console, report, view, explain, columns)
+        for line in notes:
+            console.print(line, highlight=False)
 
 
-def _print_report(console: Console, report: Report, view: str, explain: bool) -> None:
+def _print_report(console: Console, report: Report, view: str, explain: bool, columns: list[str] | None = None) -> None:
     title = f"{report.model} — input {list(report.input)}, batch {report.batch}"
-    console.print(rich_table(report, view, title))
+    table, hidden = fitted_report_table(report, view, title, console.width, columns)
+    console.print(table)
+    if hidden:
+        console.print(hidden_line(hidden, console.width), highlight=False, style="dim")
     t = report.totals
     console.print(f"params {human(t.params)} ({t.params:,})   buffers {t.buffers:,}   "
                   f"MACs {human(t.macs)} ({t.macs:,})   FLOPs (2·MACs + element-wise ops) {human(t.flops)}   "
                   f"activations {human_bytes(t.act_bytes)} (peak in inference {human_bytes(t.peak_act_bytes)})   "
                   f"weights {human_bytes(t.weight_bytes)}", highlight=False)
+    if view in ("flops", "summary"):
+        console.print(f"training step (forward + backward, docs/training.md): MACs {human(t.macs)} + "
+                      f"{human(t.backward_macs)} = {human(t.macs + t.backward_macs)}   FLOPs (2·MACs + ops) {human(t.flops)} + "
+                      f"{human(t.backward_flops)} = {human(t.flops + t.backward_flops)}", highlight=False)
     if view == "flops":
         console.print(peer_table(report))
     if explain:
@@ -162,25 +171,37 @@ def peer_table(report: Report):
     table = Table(title=f"the same totals as other tools report them ({per}batch {n} ÷ {n})" if n > 1
                   else "the same totals as other tools report them", title_justify="left",
                   header_style="bold", show_edge=False)
-    table.add_column("tool / paper")
-    table.add_column("their figure", justify="right")
-    table.add_column("our column")
-    macs, fvcore = t.macs // n, t.fvcore // n  # the papers and tools quote one image
+    table.add_column("tool / paper", overflow="fold")  # text wraps; the figure never does
+    table.add_column("their figure", justify="right", no_wrap=True)
+    table.add_column("our column", overflow="fold")
+    macs, fvcore, peers = t.macs // n, t.fvcore // n, t.peers  # the papers and tools quote one image
     table.add_row("papers' \"multiply-adds\", torchvision _ops (×1e9)", f"{macs / 1e9:.3f} G", "MACs")
     table.add_row("fvcore by_operator conv + linear", f"{macs:,}", "MACs")
     table.add_row("fvcore FlopCountAnalysis.total()", f"{fvcore:,}", "fvcore")
-    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{2 * macs:,}", "2 × MACs")
+    two = "2 × MACs" if peers["flopcounter"] == 2 * macs else "2 × MACs, less what it cannot see"
+    table.add_row("torch.utils.flop_counter.FlopCounterMode", f"{peers['flopcounter']:,}", two)
+    table.add_row("FlopCounterMode around model(x).sum().backward()",
+                  f"{2 * (macs + t.backward_macs // n):,}", "2 × (MACs + backward MACs)")
     table.add_row("HRNet README \"GFLOPs\" (MACs / 2³⁰)", f"{macs / 2**30:.2f}", "MACs")
+    for tool, call in (("torchinfo", "summary().total_mult_adds"), ("thop", "profile() \"MACs\""),
+                       ("ptflops", "\"MACs\", pytorch backend"), ("ptflops-aten", "\"MACs\", aten backend")):
+        table.add_row(f"{tool.split('-')[0]} {call}", f"{peers[tool]:,}", f"peers.{tool} (its rules)")
     return table
 
 
 def _analysis_command(view: str, doc: str):
     def command(model: ModelArg, batch: BatchOpt = 1, input: InputOpt = None, set: SetOpt = None,
                 format: FormatOpt = Format.table, output: OutputOpt = None, dtype: DTypeOpt = DType.fp32,
-                explain: ExplainOpt = False, depth: DepthOpt = None) -> None:
+                explain: ExplainOpt = False, depth: DepthOpt = None, columns: ColumnsOpt = None) -> None:
         with guard():
-            _, report = load_report(model, batch, input, set, dtype)
-            show(collapse(report, depth) if depth else report, view, format, output, explain)
+            check_writable(output)  # a bad -o path fails before any work
+            picked = pick_columns(columns)
+            model_, report = load_report(model, batch, input, set, dtype)
+            notes = ()
+            if view == "summary" and dtype is not DType.int8:
+                from .train import training_line
+                notes = (training_line(model_, batch, dtype.value, parse_shape(input)),)
+            show(collapse(report, depth) if depth else report, view, format, output, explain, picked, notes)
     command.__doc__ = doc
     return command
 
@@ -196,6 +217,7 @@ app.command("summary")(_analysis_command("summary", "Everything: shape, params, 
 def list_models(format: FormatOpt = Format.table, output: OutputOpt = None) -> None:
     """The built-in models, one line each."""
     with guard():
+        check_writable(output)
         rows = []
         for name, entry in _progress(list(zoo().items()), "analysing the zoo"):
             model = entry.model()
@@ -214,6 +236,7 @@ def compare(models: Annotated[Optional[list[str]], typer.Argument(
             dtype: DTypeOpt = DType.fp32, output: OutputOpt = None) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1."""
     with guard():
+        check_writable(output)
         rows = []
         for ref in _progress(_expand_refs(models) if models else list(zoo().values()), "analysing"):
             try:
@@ -274,14 +297,20 @@ def _listing(rows: list[dict], keys: list[str], fmt: Format, title: str, output:
         header = keys if fmt is Format.csv else [_TITLES.get(k, k) for k in keys]  # CSV: the JSON keys
         emit(text_table(header, [[_cell(r[k]) for k in keys] for r in rows], fmt), output)
         return
-    from rich.table import Table
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for k in keys:
-        table.add_column(_TITLES.get(k, k), justify="right" if k in _HUMAN or k in ("top1", "weight_layers") else "left")
-    for r in rows:
-        table.add_row(*(_HUMAN[k](r[k]) if k in _HUMAN else "" if r[k] is None else str(_cell(r[k])) for k in keys))
+    cells = [[_HUMAN[k](r[k]) if k in _HUMAN else "" if r[k] is None else str(_cell(r[k])) for k in keys] for r in rows]
+    numeric = [k for k in keys if k in _HUMAN or k in ("top1", "weight_layers")]
+    fit = [FitColumn(_TITLES.get(k, k), tuple(row[i] for row in cells), k in numeric, _LISTING_WRAP.get(k),
+                     _LISTING_DROP.get(k, 0)) for i, k in enumerate(keys)]
     with table_output(output) as console:
+        table, hidden = fitted_table(fit, cells, console.width, title=title, title_justify="left", header_style="bold")
         console.print(table)
+        if hidden:
+            console.print(hidden_line(hidden, console.width, columns_option=False), highlight=False, style="dim")
+
+
+# narrow terminals: the description wraps; then these go, in this order
+_LISTING_WRAP = {"description": 20, "name": 10}
+_LISTING_DROP = {"input": 1, "expect": 2, "weight_layers": 3, "act_bytes": 4, "flops": 5, "top1": 6, "description": 7}
 
 
 def _cell(value):
@@ -291,7 +320,7 @@ def _cell(value):
 def _register_extensions() -> None:
     """Commands that live beside their subsystem (check/build, bench, plot, schema)."""
     import importlib
-    for module in ("cli.check", "cli.bench", "cli.plot", "cli.import_", "spec.schema"):
+    for module in ("cli.check", "cli.bench", "cli.plot", "cli.spec", "cli.train", "cli.import_", "spec.schema"):
         try:
             mod = importlib.import_module(f"cnntool.{module}")
         except ModuleNotFoundError as exc:
@@ -317,4 +346,4 @@ _register_extensions()
 
 
 def main() -> None:
-    app()
+    app(prog_name="cnntool")  # also under `python -m cnntool`

@@ -1,15 +1,17 @@
 """`cnntool plot zoo` and `cnntool plot layers MODEL`: thin commands over cnntool.render.plot."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
 
 from ..analysis.analyze import analyze
 from . import exits
-from ..render.plot import PlotError, check_output, draw_layers, draw_zoo, zoo_points
+from ..check.torch_steps import missing
+from ..render.plot import PlotError, PlotUnavailable, check_output, draw_layers, draw_zoo, zoo_points
 from ..spec.file import parse_overrides
 from ..spec.zoo import resolve, zoo
 
@@ -23,9 +25,16 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY
                                                      help="Override a spec argument (repeatable).")]
 
 
-def guard():
-    """A bad spec, a missing matplotlib or an unknown image type: a message and exit code 2."""
-    return exits.guard(PlotError)
+@contextmanager
+def guard() -> Iterator[None]:
+    """A bad spec, a missing matplotlib or an unknown image type: a message and exit code 2.
+
+    matplotlib is looked for first, so that a core install says so before analysing anything.
+    """
+    with exits.guard(PlotError):
+        if missing("matplotlib", "pip install 'cnntool[plot]'"):
+            raise PlotUnavailable("plotting needs matplotlib: pip install 'cnntool[plot]'")
+        yield
 
 
 def plot_zoo(output: OutputOpt) -> None:
@@ -54,7 +63,7 @@ def plot_layers(model: Annotated[str, typer.Argument(help="Built-in model or spe
 
 def register(app: typer.Typer) -> None:
     """Add the `plot` command group to the `cnntool` app."""
-    group = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    group = typer.Typer(cls=exits.CliGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                         help="Charts of the zoo or of one model (needs matplotlib: pip install 'cnntool[plot]').")
     group.command("zoo")(plot_zoo)
     group.command("layers")(plot_layers)

@@ -12,11 +12,12 @@ from typing import Literal
 from .base import Io, Layer, LayerError, Shape, field_doc, numel, register
 from .pointwise import _activation
 
-SiLU = _activation("silu", "SiLU", "x·σ(x), a.k.a. swish (EfficientNet, RegNetY's blocks)", 1)
-Hardswish = _activation("hardswish", "Hardswish", "x·relu6(x + 3) / 6 (MobileNetV3)", 1)
-Hardsigmoid = _activation("hardsigmoid", "Hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3's SE gate)", 1)
-ReLU6 = _activation("relu6", "ReLU6", "min(max(0, x), 6) (MobileNetV2)", 1)
-Mish = _activation("mish", "Mish", "x·tanh(ln(1 + eˣ))", 1)
+# the last number: what ptflops 0.7.5's pytorch backend counts per element (measured on nn.Sequential(m))
+SiLU = _activation("silu", "SiLU", "x·σ(x), a.k.a. swish (EfficientNet, RegNetY's blocks)", 1, 1)
+Hardswish = _activation("hardswish", "Hardswish", "x·relu6(x + 3) / 6 (MobileNetV3)", 1, 0)
+Hardsigmoid = _activation("hardsigmoid", "Hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3's SE gate)", 1, 0)
+ReLU6 = _activation("relu6", "ReLU6", "min(max(0, x), 6) (MobileNetV2)", 1, 1)
+Mish = _activation("mish", "Mish", "x·tanh(ln(1 + eˣ))", 1, 0)
 
 
 @register
@@ -32,6 +33,9 @@ class GELU(Layer):
 
     def describe(self) -> str:
         return "tanh" if self.approximate == "tanh" else ""
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**super().peers(io), "ptflops": 2 * numel(io.out)}  # module hook + patched F.gelu (measured)
 
     def build(self, io: Io):
         from torch import nn
@@ -61,6 +65,9 @@ class PReLU(Layer):
 
     def describe(self) -> str:
         return f"{self.num_parameters} slope{'s' if self.num_parameters > 1 else ''}"
+
+    def peers(self, io: Io) -> dict[str, int]:  # ptflops 0.7.5: hook + F.prelu; thop 0.1.1: one per element
+        return {**super().peers(io), "ptflops": 2 * numel(io.out), "thop": numel(io.out)}
 
     def build(self, io: Io):
         from torch import nn

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, Union
 
-__all__ = ["Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
-           "REGISTRY", "field_doc", "pair", "numel", "need_dims", "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
+__all__ = ["MAX_DIM", "Shape", "Pair", "Ref", "Io", "Win", "GLOBAL", "Layer", "LayerError", "register",
+           "REGISTRY", "PEERS", "weighted_peers", "Saved", "Extra", "field_doc", "pair", "numel", "need_dims",
+           "need_positive", "conv_out", "pool_out", "Field", "fields_of"]
 
 Shape = tuple[int, ...]
 Pair = tuple[int, int]  # (H, W); YAML may give one int for both
+
+# The largest channel count, feature count, spatial size or any other number a field or a shape
+# may hold: 2**24. With 100,000 layers, every total (params, MACs, bytes) stays below 2**140,
+# far from float's 1e308 and from the 4,300-digit limit of str(int).
+MAX_DIM = 2**24
 
 
 class LayerError(ValueError):
@@ -54,12 +60,41 @@ class Win:
     """A sliding window along one axis, for receptive-field arithmetic (Araujo et al. 2019)."""
 
     kernel: int  # effective extent, dilation included
-    stride: int = 1
+    stride: int | Fraction = 1  # a fraction for interpolation (input pixels per output pixel)
     padding: Fraction | int = 0
     transposed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Extra:
+    """A tensor autograd saves that is neither an input nor the output (pool indices, BN stats)."""
+
+    elements: int  # per sample, or in all when not per_sample
+    itemsize: int = 0  # bytes per element; 0: the activation dtype's
+    per_sample: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What a layer keeps for its backward: which data inputs, its output, and extra tensors."""
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    extra: tuple[Extra, ...] = ()
+
+
 GLOBAL = "global"  # the window covers the whole input (linear, flatten, global pooling)
+
+
+PEERS = ("torchinfo", "fvcore", "thop", "ptflops", "ptflops-aten", "flopcounter")
+
+
+def weighted_peers(macs: int, bias_adds: int, fvcore: int, by_output: int | None = None) -> dict[str, int]:
+    """conv, deconv, linear: every tool counts the multiply-accumulates; torchinfo and ptflops add
+    one per bias output. thop and torchinfo count a transposed conv over its output (`by_output`)."""
+    scattered = macs if by_output is None else by_output
+    return {"torchinfo": scattered + bias_adds, "fvcore": fvcore, "thop": scattered,
+            "ptflops": macs + bias_adds, "ptflops-aten": macs + bias_adds, "flopcounter": 2 * macs}
 
 
 def field_doc(text: str) -> dict:
@@ -175,10 +210,17 @@ def _numeric(text: str) -> bool:
     except ValueError:
         return False
     return text.strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity")
+def _in_range(value: Any) -> Any:
+    """Numbers a field holds stay within ±MAX_DIM (and are finite)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= MAX_DIM:
+        raise LayerError(f"{value!r:.40} is over the limit of {MAX_DIM:,} for a field")
+    return value
 
 
 def coerce(value: Any, tp: Any) -> Any:
-    """Check a YAML value against a field type; raise LayerError naming what was expected."""
+    """Check a YAML value against a field type and range; raise LayerError naming what was expected."""
+    for item in value if isinstance(value, list) else (value,):
+        _in_range(item)
     origin = typing.get_origin(tp)
     if origin is Union:
         if value is None and type(None) in typing.get_args(tp):
@@ -231,6 +273,7 @@ class Layer:
     primary: ClassVar[str | None] = None  # field set by the scalar form, e.g. `conv: 64`
     arity: ClassVar[tuple[int, int | None]] = (1, 1)  # min and max data inputs
     refs: ClassVar[tuple[str, ...]] = ()  # fields that name another node
+    view: ClassVar[bool] = False  # the output is a view of input 0 (no new memory)
 
     def check(self) -> None:
         """Validate arguments that do not depend on the input (raise LayerError)."""
@@ -255,6 +298,41 @@ class Layer:
     def fvcore(self, io: Io) -> int:
         """What fvcore's FlopCountAnalysis reports for this layer (its unit is one MAC)."""
         return self.macs(io)
+
+    def peers(self, io: Io) -> dict[str, int]:
+        """Each peer tool's count for this layer, one image, by that tool's own rule as measured
+        (torchinfo 1.8.0, fvcore 0.1.5, thop 0.1.1, ptflops 0.7.5, torch 2.14.1; tests/test_peers.py).
+        By default: torchinfo counts each parameter once, FlopCounterMode 2 per MAC, thop and
+        ptflops nothing (their hooks do not know the module)."""
+        return {"torchinfo": self.params(io), "fvcore": self.fvcore(io), "thop": 0, "ptflops": 0,
+                "ptflops-aten": 0, "flopcounter": 2 * self.macs(io)}
+
+    # -- memory in an inference forward (cnntool.analysis.analyze: the peak) --
+    view: ClassVar[bool] = False  # the output is a view of input 0 (shares its storage): no new memory
+
+    def working(self, io: Io) -> int:
+        """Elements this layer holds at once while it runs, its output included (temporaries)."""
+        return 0 if self.view else numel(io.out)
+
+    def side_outputs(self, io: Io) -> dict[str, int]:
+        """Bytes per sample of extra tensors that a referenced node (by field) must keep for this
+        layer, e.g. a maxpool's int64 switches for maxunpool."""
+        return {}
+
+    # -- training (docs/training.md): a kind overrides these where autograd does otherwise --
+    def backward_macs(self, io: Io, grad_in: bool) -> int:
+        """MACs of the backward: one forward's MACs for the gradient w.r.t. the input (when it
+        needs one) and one more w.r.t. the weights (when there are any)."""
+        return self.macs(io) * (int(grad_in) + int(self.params(io) > 0))
+
+    def backward_ops(self, io: Io, grad_in: bool) -> int:
+        """Element-wise backward FLOPs: as many as the forward's, when any gradient is needed."""
+        return self.ops(io) if grad_in or self.params(io) else 0
+
+    def saved(self, io: Io) -> Saved:
+        """Tensors autograd saves for the backward. Default: every data input, which is what
+        most ops keep (conv, linear, mul, SiLU/GELU, layer norm's input)."""
+        return Saved(inputs=tuple(range(len(io.ins))))
 
     def window(self, io: Io) -> tuple[Win, Win] | str | None:
         """Sliding window along H and W; None for element-wise layers, GLOBAL for dense ones."""

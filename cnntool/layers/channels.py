@@ -66,6 +66,9 @@ class LayerScale(Layer):
     def ops(self, io: Io) -> int:
         return numel(io.out)  # fvcore has no rule for mul: 0 there
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**super().peers(io), "torchinfo": 0}  # torchinfo 1.8.0 counts no module of its own kind
+
     def build(self, io: Io):
         from ..torch.ops import LayerScale as TorchLayerScale
         return TorchLayerScale(io.x, self.init)

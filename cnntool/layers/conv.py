@@ -5,7 +5,7 @@ from dataclasses import field
 from fractions import Fraction
 from typing import Literal, Union
 
-from .base import field_doc, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
+from .base import field_doc, weighted_peers, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
 
 Padding = Union[Pair, Literal["same", "valid"]]
 
@@ -85,6 +85,9 @@ class Conv(Layer):
     def ops(self, io: Io) -> int:
         return numel(io.out) if self.bias else 0
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return weighted_peers(self.macs(io), self.ops(io), self.fvcore(io))
+
     def window(self, io: Io) -> tuple[Win, Win]:
         if self.padding == "same":
             pads = [Fraction(d * (k - 1), 2) for k, d in zip(self.kernel, self.dilation)]
@@ -159,6 +162,11 @@ class ConvTranspose(Layer):
 
     def ops(self, io: Io) -> int:
         return numel(io.out) if self.bias else 0
+
+    def peers(self, io: Io) -> dict[str, int]:
+        # thop and torchinfo count it as a convolution over its output: N_out·C_in/g·K
+        by_output = numel(io.out) * io.x[0] // self.groups * numel(self.kernel)
+        return weighted_peers(self.macs(io), self.ops(io), self.fvcore(io), by_output)
 
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(d * (k - 1) + 1, s, p, transposed=True) for k, s, p, d in  # type: ignore

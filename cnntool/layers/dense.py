@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import field_doc, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
+from .base import Saved, field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Shape, need_dims, numel, register
 
 
 @register
 class Flatten(Layer):
     kind = "flatten"
     doc = "(C, H, W) → (C·H·W,), as torch.nn.Flatten()."
+    view = True
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()
 
     def out_shape(self, io: Io) -> Shape:
         return (numel(io.x),)
@@ -43,6 +47,9 @@ class Linear(Layer):
 
     def ops(self, io: Io) -> int:
         return self.out if self.bias else 0
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return weighted_peers(self.macs(io), self.ops(io), self.fvcore(io))
 
     def window(self, io: Io) -> str:
         return GLOBAL

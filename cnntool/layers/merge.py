@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Optional
 
-from .base import field_doc, Io, Layer, LayerError, Pair, Shape, need_dims, numel, register
+from .base import Saved, field_doc, Io, Layer, LayerError, Pair, Shape, need_dims, numel, register
 
 
 def broadcast(ins: tuple[Shape, ...], verb: str) -> Shape:
@@ -32,6 +32,9 @@ class Add(Layer):
 
     def ops(self, io: Io) -> int:
         return (len(io.ins) - 1) * numel(io.out)
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # the gradient passes through unchanged
 
     def build(self, io: Io):
         from ..torch.ops import Sum
@@ -70,6 +73,9 @@ class Concat(Layer):
                              + ", ".join(str(list(s)) for s in io.ins) + " (crop one first?)")
         return (sum(shape[0] for shape in io.ins), *io.ins[0][1:])
 
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # the backward slices the gradient by sizes
+
     def build(self, io: Io):
         from ..torch.ops import Concat as TorchConcat
         return TorchConcat()
@@ -79,7 +85,8 @@ class Concat(Layer):
 class Crop(Layer):
     kind = "crop"
     doc = "centre crop to the size of another node (`like`) or to a fixed `size` (U-Net skips)."
-    refs = ("like",)
+    refs = ("like",)  # read for its size when the graph is built, not at run time
+    view = True  # a slice of its input
     like: Optional[str] = field(default=None, metadata=field_doc("node whose H×W to crop to"))
     size: Optional[Pair] = field(default=None, metadata=field_doc("target size [h, w]"))
 
@@ -101,6 +108,9 @@ class Crop(Layer):
 
     def describe(self) -> str:
         return f"to {self.like}" if self.like else f"to {self.size[0]}×{self.size[1]}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()
 
     def build(self, io: Io):
         from ..torch.ops import CenterCrop

@@ -34,6 +34,13 @@ class LayerNorm(Layer):
     ops = _norm_ops
     fvcore = _norm_fvcore
 
+    def peers(self, io: Io) -> dict[str, int]:
+        """As measured (ptflops 0.7.5, thop 0.1.1): on a vector, ptflops 1 and thop 4 per element (2
+        without affine); on a map, torchvision's LayerNorm2d is a subclass neither tool knows: 0."""
+        if len(io.x) > 1:
+            return super().peers(io)
+        return {**super().peers(io), "ptflops": numel(io.x), "thop": (4 if self.affine else 2) * numel(io.x)}
+
     def build(self, io: Io):
         from torch import nn
         if len(io.x) == 1:
@@ -68,6 +75,9 @@ class GroupNorm(Layer):
 
     def describe(self) -> str:
         return f"g{self.groups}"
+
+    def peers(self, io: Io) -> dict[str, int]:  # ptflops 0.7.5: 1 per element, 2 with affine (measured)
+        return {**super().peers(io), "ptflops": (2 if self.affine else 1) * numel(io.x)}
 
     def build(self, io: Io):
         from torch import nn

@@ -10,7 +10,7 @@ from dataclasses import field
 from functools import cache
 from typing import Optional
 
-from .base import field_doc, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
+from .base import Extra, Saved, field_doc, weighted_peers, GLOBAL, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, numel, register, stride_notes
 from .conv import window_text
 
 _LINKED, _OPEN = frozenset("Xx"), frozenset(".-")
@@ -87,12 +87,27 @@ class PartialConv(Layer):
     def ops(self, io: Io) -> int:
         return numel(io.out) if self.bias else 0
 
+    def peers(self, io: Io) -> dict[str, int]:
+        return weighted_peers(self.macs(io), self.ops(io), self.fvcore(io))  # one Conv2d per map
+
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s, p) for k, s, p in zip(self.kernel, self.stride, self.padding))  # type: ignore
+
+    def saved(self, io: Io) -> Saved:
+        # each map's conv keeps its gathered input maps (a copy), the gather its int64 indices
+        return Saved(extra=(Extra(self.links() * numel(io.x[1:])),
+                            Extra(self.links(), itemsize=8, per_sample=False)))
 
     def describe(self) -> str:
         full = len(self.connections()) * len(self.table.strip().splitlines())
         return window_text(self.kernel, self.stride, self.padding) + f" {self.links()}/{full} links"
+
+    def working(self, io: Io) -> int:
+        # per map: a copy of its input maps (x[:, ins]) and its output, the earlier maps' outputs
+        # kept for the concatenation, which then doubles them
+        hw_in, hw_out = io.x[1] * io.x[2], io.out[1] * io.out[2]
+        during = max((m + 1) * hw_out + len(ins) * hw_in for m, ins in enumerate(self.connections()))
+        return max(2 * numel(io.out), during)
 
     def build(self, io: Io):
         return _torch_modules()["PartialConv"](io.x[0], self.connections(), self.kernel, self.stride,
@@ -140,6 +155,15 @@ class Subsample(Layer):
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(k, s) for k, s in zip(self.kernel, self.strides()))  # type: ignore[return-value]
 
+    def working(self, io: Io) -> int:
+        return 2 * numel(io.out)  # the window sums, then the scaled (and shifted) copy
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**super().peers(io), "ptflops": numel(io.x)}  # its F.avg_pool2d: 1 per input element
+
+    def saved(self, io: Io) -> Saved:
+        return Saved(inputs=(0,), extra=(Extra(numel(io.out)),))  # avg_pool2d's input, the window sums
+
     def describe(self) -> str:
         return window_text(self.kernel, self.strides()) + " a·Σ+b"
 
@@ -172,8 +196,17 @@ class RBF(Layer):
     def ops(self, io: Io) -> int:
         return io.x[0] * self.out  # the subtraction x − w
 
+    def saved(self, io: Io) -> Saved:
+        return Saved(extra=(Extra(io.x[0] * self.out),))  # pow keeps the differences x − w
+
     def fvcore(self, io: Io) -> int:
         return 0  # the module is sub, pow and sum, for which fvcore has no counting rule
+
+    def working(self, io: Io) -> int:
+        return 2 * io.x[0] * self.out  # x − w and its square, (units × features) each
+
+    def peers(self, io: Io) -> dict[str, int]:
+        return {**super().peers(io), "flopcounter": 0}  # sub, pow, sum: FlopCounterMode counts none
 
     def window(self, io: Io) -> str:
         return GLOBAL

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import field_doc, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, register
+from .base import Saved, field_doc, Io, Layer, LayerError, Pair, Shape, Win, need_dims, numel, register
 
 
 
@@ -37,6 +37,9 @@ class ShortcutA(Layer):
     def describe(self) -> str:
         return f"/{self.stride} +{self.out}ch" if self.stride > 1 else f"+{self.out}ch"
 
+    def saved(self, io: Io) -> Saved:
+        return Saved()  # a strided view, then zero padding: the backward needs only sizes
+
     def build(self, io: Io):
         from ..torch.ops import ShortcutA as TorchShortcutA
         return TorchShortcutA(self.stride, self.out - io.x[0])
@@ -47,6 +50,7 @@ class Unflatten(Layer):
     kind = "unflatten"
     doc = "(C·H·W,) → (C, H, W), as torch.nn.Unflatten(1, (C, H, W)); the inverse of flatten."
     primary = "channels"
+    view = True
     channels: int = field(metadata=field_doc("C"))
     size: Pair = field(metadata=field_doc("H×W, s or [h, w]"))
 
@@ -64,6 +68,9 @@ class Unflatten(Layer):
 
     def describe(self) -> str:
         return f"→{self.channels}×{self.size[0]}×{self.size[1]}"
+
+    def saved(self, io: Io) -> Saved:
+        return Saved()
 
     def build(self, io: Io):
         from torch import nn

@@ -7,12 +7,14 @@ without touching pyplot's global state or the user's backend.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from ..analysis.analyze import analyze
 from ..analysis.report import Report
+from ..files import check_writable, write_output
 from ..spec.zoo import ZooEntry
 
 __all__ = ["ZooPoint", "PlotError", "PlotUnavailable", "FORMATS", "check_output", "zoo_points",
@@ -30,9 +32,10 @@ class PlotUnavailable(PlotError):
 
 
 def check_output(path: Path) -> None:
-    """Refuse an image type we cannot write before any work is done."""
+    """Refuse an image type or a path we cannot write before any work is done."""
     if path.suffix.lower() not in FORMATS:
         raise PlotError(f"cannot write {path.name}: use one of {', '.join(FORMATS)}")
+    check_writable(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,11 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path) -> None:
+    """Render in memory, then one write by cnntool.files (an old image survives a failed write)."""
     check_output(path)
-    fig.savefig(path, dpi=150)
+    image = io.BytesIO()
+    fig.savefig(image, format=path.suffix.lower()[1:], dpi=150)
+    write_output(path, image.getvalue())
 
 
 def _label_offsets(points: list[ZooPoint]) -> list[tuple[int, int]]:

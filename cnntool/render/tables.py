@@ -8,13 +8,13 @@ from enum import Enum
 from typing import Any, Callable
 
 from rich.table import Table
-from rich.text import Text
 
 from ..analysis.report import LayerRow, Report
 from ..units import human, human_bytes, plain, shape_text
+from .fit import FitColumn, fitted_table
 
 __all__ = ["Format", "Column", "COLUMNS", "VIEWS", "report_json", "rows_table", "text_table",
-           "JSON_VERSION"]
+           "JSON_VERSION", "fitted_report_table"]
 
 JSON_VERSION = 1
 
@@ -44,7 +44,11 @@ def _rf(row: LayerRow) -> str:
     (h, w), (jh, jw) = row.rf.size, row.rf.jump
     size = f"{plain(h)}" if h == w else f"{plain(h)}×{plain(w)}"
     jump = f"{plain(jh)}" if jh == jw else f"{plain(jh)}×{plain(jw)}"
-    return f"{size} (j{jump})"
+    ch, cw = row.rf.clipped
+    if (ch, cw) == (h, w):
+        return f"{size} (j{jump})"
+    clipped = f"{plain(ch)}" if ch == cw else f"{plain(ch)}×{plain(cw)}"
+    return f"{size} (j{jump}, {clipped} in image)"
 
 
 def _share(value: int, total: int) -> str:
@@ -76,6 +80,9 @@ COLUMNS: dict[str, Column] = {
     "flops": Column("FLOPs (2·MACs+ops)", lambda r, _: r.flops, lambda r, _: human(r.flops) if r.flops else "",
                     lambda rep: rep.totals.flops),
     "fvcore": _count("fvcore"),
+    "backward_macs": Column("backward MACs", lambda r, _: r.backward_macs,
+                            lambda r, _: human(r.backward_macs) if r.backward_macs else "",
+                            lambda rep: rep.totals.backward_macs),
     "memory": Column("output memory", lambda r, _: r.act_bytes, lambda r, _: human_bytes(r.act_bytes),
                      lambda rep: rep.totals.act_bytes),
     "rf": Column("receptive field", lambda r, _: None if r.rf is None else [plain(s) for s in r.rf.size],
@@ -87,7 +94,7 @@ COLUMNS = {key: replace(col, key=key.replace("%", "_share")) for key, col in COL
 VIEWS: dict[str, list[str]] = {
     "shapes": ["layer", "kind", "detail", "from", "output", "rf"],
     "params": ["layer", "kind", "detail", "output", "params", "buffers", "params%"],
-    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "macs%"],
+    "flops": ["layer", "kind", "detail", "output", "macs", "flops", "fvcore", "backward_macs", "macs%"],
     "summary": ["layer", "kind", "detail", "output", "params", "macs", "flops", "memory", "rf"],
 }
 
@@ -103,6 +110,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "totals": {"params": t.params, "buffers": t.buffers, "macs": t.macs, "flops": t.flops,
                    "fvcore": t.fvcore, "act_bytes": t.act_bytes, "input_bytes": t.input_bytes,
                    "peak_act_bytes": t.peak_act_bytes, "weight_bytes": t.weight_bytes,
+                   "peers": t.peers,
+                   "backward_macs": t.backward_macs, "backward_flops": t.backward_flops,
+                   "training_macs": t.macs + t.backward_macs, "training_flops": t.flops + t.backward_flops,
                    "by_kind": {k: {"layers": v.layers, "params": v.params, "macs": v.macs, "flops": v.flops}
                                for k, v in sorted(t.by_kind.items())}},
         "warnings": [{"layer": w.layer, "loc": w.loc, "message": w.message} for w in report.warnings],
@@ -112,12 +122,13 @@ def report_json(report: Report) -> dict[str, Any]:
 def _layer_json(row: LayerRow) -> dict[str, Any]:
     rf = None if row.rf is None else {
         "size": [plain(v) for v in row.rf.size], "jump": [plain(v) for v in row.rf.jump],
-        "start": [plain(v) for v in row.rf.start]}
+        "start": [plain(v) for v in row.rf.start], "clipped": [plain(v) for v in row.rf.clipped]}
     return {"name": row.name, "kind": row.kind, "detail": row.detail, "inputs": list(row.inputs),
             "in_shapes": [list(s) for s in row.in_shapes], "out_shape": list(row.out_shape),
             "params": row.params, "buffers": row.buffers, "macs": row.macs, "flops": row.flops,
-            "fvcore": row.fvcore, "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
-            "loc": row.loc, "arithmetic": list(row.arithmetic)}
+            "fvcore": row.fvcore, "backward_macs": row.backward_macs, "backward_flops": row.backward_flops,
+            "elements": row.elements, "act_bytes": row.act_bytes, "rf": rf,
+            "loc": row.loc, "arithmetic": list(row.arithmetic), "peers": row.peers}
 
 
 def is_graph(report: Report) -> bool:
@@ -126,14 +137,18 @@ def is_graph(report: Report) -> bool:
     return any(row.inputs != (prev.name,) for prev, row in zip(rows, rows[1:]))
 
 
-def view_columns(report: Report, view: str) -> list[Column]:
+def view_columns(report: Report, view: str, columns: list[str] | None = None) -> list[Column]:
+    """The view's columns (`from` only for graphs), or the ones the user picked (--columns)."""
+    if columns:
+        return [COLUMNS[k] for k in columns]
     keys = VIEWS[view] if is_graph(report) else [k for k in VIEWS[view] if k != "from"]
     return [COLUMNS[k] for k in keys]
 
 
-def rows_table(report: Report, view: str, keys: bool = False) -> tuple[list[str], list[list[Any]]]:
+def rows_table(report: Report, view: str, keys: bool = False,
+               columns: list[str] | None = None) -> tuple[list[str], list[list[Any]]]:
     """Header and exact rows (with a total row) for csv/markdown; CSV headers are stable keys."""
-    cols = view_columns(report, view)
+    cols = view_columns(report, view, columns)
     rows = [[c.exact(r, report) for c in cols] for r in report.layers]
     if sum(1 for c in cols if c.total) > 1:  # a view without counts (shapes) has no total row
         rows.append([c.total(report) if c.total else "" for c in cols])
@@ -158,17 +173,31 @@ def _is_num(rows: list[list[Any]], i: int) -> bool:
     return all(isinstance(r[i], (int, float)) or r[i] in ("", None) for r in rows)
 
 
+# narrow terminals: text gives way first (wraps, then goes in this order), then numbers from the right
+_DROP = {"detail": 1, "rf": 2, "from": 3, "input": 4, "kind": 5}
+_WRAP = {"layer": 12, "output": 10, "input": 10, "from": 12, "detail": 12, "rf": 8}
+
+
 def rich_table(report: Report, view: str, title: str) -> Table:
-    cols = view_columns(report, view)
+    return fitted_report_table(report, view, title, None)[0]
+
+
+def fitted_report_table(report: Report, view: str, title: str, width: int | None,
+                        columns: list[str] | None = None) -> tuple[Table, list[str]]:
+    """The layer table at `width` terminal cells, numbers whole, and the titles left out."""
+    cols = view_columns(report, view, columns)
     totals = sum(1 for c in cols if c.total) > 1  # more than the "total" label itself
-    table = Table(title=title, title_justify="left", show_footer=totals, header_style="bold",
-                  footer_style="bold", row_styles=["", "dim"] if len(report.layers) > 12 else None)
-    for c in cols:
-        footer = c.total(report) if c.total else ""
-        footer = footer if isinstance(footer, str) else (
-            human_bytes(footer) if c.title == "output memory" else human(footer))
-        table.add_column(c.title, footer=Text(footer), justify="right" if c.numeric else "left",
-                         no_wrap=True)
-    for row in report.layers:
-        table.add_row(*(Text(c.human(row, report)) for c in cols))
-    return table
+    footer = [_footer(c, report) for c in cols] if totals else None
+    rows = [[c.human(row, report) for c in cols] for row in report.layers]
+    numeric = [i for i, c in enumerate(cols) if c.numeric]
+    ranks = {i: 6 + len(numeric) - n for n, i in enumerate(numeric) if n > 0}  # the first number stays
+    fit = [FitColumn(c.title, tuple(r[i] for r in rows) + ((footer[i],) if footer else ()), c.numeric,
+                     _WRAP.get(c.key), _DROP.get(c.key, ranks.get(i, 0)), 0 if c.key in ("output", "input") else 2)
+           for i, c in enumerate(cols)]
+    return fitted_table(fit, rows, width, footer, title=title, title_justify="left", header_style="bold",
+                        footer_style="bold", row_styles=["", "dim"] if len(report.layers) > 12 else None)
+
+
+def _footer(c: Column, report: Report) -> str:
+    value = c.total(report) if c.total else ""
+    return value if isinstance(value, str) else human_bytes(value) if c.key == "memory" else human(value)

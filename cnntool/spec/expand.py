@@ -6,26 +6,28 @@ scope that defines it. References can only point back, so a cycle cannot be writ
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Loc, SpecError
-from .expr import IN, ExprError, Namespace, substitute
+from .expr import IN, ExprError, Work, substitute
+from .inshape import Shapes
 from ..graph import INPUT, Node
-from ..layers import REGISTRY, Io, Layer, LayerError, Ref
+from ..layers import REGISTRY, Layer, LayerError
 from ..layers.base import coerce, fields_of
-from .names import Names, Scope, suggest
+from .names import Names, Scope, check_name, suggest
 from .yamlsource import LocList, LocMap, loc_of
 
 __all__ = ["Block", "Expander", "MAX_LAYERS", "META_KEYS"]
 
 MAX_LAYERS = 100_000  # nodes after expansion; the largest built-in model has a few thousand
 MAX_CALL_DEPTH = 32
+MAX_NESTING = 100  # layer lists inside layer lists (seq, parallel branches, block calls together)
+MAX_WORK = 10_000_000  # work units of one expansion (cnntool.spec.expr.Work): steps and values
+STEP_UNITS = 10  # what one repeat/for iteration, `if` or layer list costs, in those units
 META_KEYS = ("name", "from", "repeat", "for", "if")
 CONSTRUCTS = ("seq", "parallel")
 MERGES = ("add", "concat", "mul")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")  # digits alone: a Sequential's child, `layer1.0`
 
 
 @dataclass(frozen=True)
@@ -34,25 +36,6 @@ class Block:
     args: LocMap  # argument -> default (null: required)
     layers: LocList
     loc: Loc
-
-
-class InputView(Namespace):
-    """`in` in an expression: the shape of the node an entry reads, inferred only when asked."""
-
-    def __init__(self, expander: "Expander", node: str):
-        self.expander, self.node = expander, node
-
-    def expr_attr(self, name: str) -> Any:
-        shape = self.expander.shape_of(self.node)
-        if name == "shape":
-            return list(shape)
-        if name == "c":
-            return shape[0]
-        if name in ("h", "w"):
-            if len(shape) != 3:
-                raise ExprError(f"in.{name}: the input is a vector {list(shape)}, not a (C, H, W) map")
-            return shape[1 if name == "h" else 2]
-        raise ExprError(f"`in` has no attribute '{name}' (in.c, in.h, in.w, in.shape)")
 
 
 class Expander:
@@ -64,38 +47,15 @@ class Expander:
         self.blocks = blocks
         self.names = Names(later_names)
         self.nodes: list[Node] = []
-        self.input_shape = input_shape
-        self.shapes: list[tuple[int, ...]] = []  # output shapes of nodes[:len(shapes)], when `in` asked
-        self.read_input = False  # an expression read `in`: the nodes depend on the input shape
+        self.work = Work(MAX_WORK)
+        self.nesting = 0
+        self.shapes = Shapes(self.nodes, self.names.nodes, input_shape)
+        self.view = self.shapes.view  # `in` in an expression: the shape of the node an entry reads
 
-    def view(self, node: str) -> InputView:
-        return InputView(self, node)
-
-    def shape_of(self, name: str) -> tuple[int, ...]:
-        """Output shape of an earlier node, inferring the shapes of all nodes up to it once, in order
-        (they are topological), with the same rules and messages as the analysis."""
-        self.read_input = True
-        index = self.names.nodes[name]
-        while len(self.shapes) <= index:
-            node = self.nodes[len(self.shapes)]
-            self.shapes.append(self.input_shape if node.layer is None else self._infer(node))
-        return self.shapes[index]
-
-    def _infer(self, node: Node) -> tuple[int, ...]:
-        get = lambda n: self.shapes[self.names.nodes[n]]  # noqa: E731
-        ins = tuple(get(n) for n in node.inputs)
-        refs = {key: Ref(self.nodes[self.names.nodes[t]].kind,
-                         tuple(get(n) for n in self.nodes[self.names.nodes[t]].inputs), get(t),
-                         self.nodes[self.names.nodes[t]].layer) for key, t in node.refs}
-        try:
-            out = node.layer.out_shape(Io(ins, refs=refs))
-            if min(out, default=1) <= 0:
-                raise LayerError(f"output shape {list(out)} is not positive")
-        except LayerError as exc:
-            shown = ", ".join(str(list(s)) for s in ins)
-            raise SpecError(f"{node.name} ({node.kind}) on input {shown}: {exc}", node.loc,
-                            trace=node.trace) from None
-        return out
+    @property
+    def read_input(self) -> bool:
+        """Whether an expression read `in`: then the nodes depend on the input shape."""
+        return self.shapes.read
 
     # -- public --------------------------------------------------------------------------
     def expand(self, layers: LocList, input_shape_loc: Loc) -> tuple[Node, ...]:
@@ -106,12 +66,28 @@ class Expander:
         return tuple(self.nodes)
 
     # -- sequences and entries -----------------------------------------------------------
-    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str) -> str:
+    def sequence(self, entries: Any, scope: Scope, env: dict[str, Any], prev: str, loc: Loc | None = None) -> str:
+        where = getattr(entries, "loc", loc or scope.loc())
         if not isinstance(entries, list):
-            raise SpecError("expected a list of layers", getattr(entries, "loc", scope.loc()))
-        for i, raw in enumerate(entries):
-            prev = self.entry(raw, loc_of(entries, i, getattr(entries, "loc", scope.loc())), scope, env, prev)
+            raise SpecError(f"expected a list of layers, got {entries!r}"[:200], where, trace=scope.trace)
+        self.step(where, scope)
+        if self.nesting >= MAX_NESTING:  # bounds the recursion of seq in blocks calling blocks
+            raise SpecError(f"layer lists nest more than {MAX_NESTING} deep (seq, parallel and block "
+                            "calls together)", where, trace=scope.trace)
+        self.nesting += 1
+        try:
+            for i, raw in enumerate(entries):
+                prev = self.entry(raw, loc_of(entries, i, where), scope, env, prev)
+        finally:
+            self.nesting -= 1
         return prev
+
+    def step(self, loc: Loc, scope: Scope) -> None:
+        """Charge one expansion step (an iteration, an `if`, a layer list) to the work budget."""
+        try:
+            self.work.charge(STEP_UNITS)
+        except ExprError as exc:
+            raise SpecError(str(exc), loc, trace=scope.trace) from None
 
     def entry(self, raw: Any, loc: Loc, scope: Scope, env: dict[str, Any], prev: str) -> str:
         """One list item; `if` and `name` are evaluated per iteration, so they can use `for` variables."""
@@ -120,20 +96,20 @@ class Expander:
         runs = []
         env = {**env, IN: self.view(prev)}  # in meta keys, `in` is the entry's input (`from`, else prev)
         for k, bound in enumerate(self.loops(meta, raw, loc, env)):
+            self.step(loc, scope)
             inner = {**env, **bound}
             if "from" in meta:
                 inner[IN] = self.view(self.sources(meta, raw, loc, scope, inner, prev)[0])
             if "if" not in meta or self.condition(meta["if"], inner, meta_loc("if")):
-                runs.append((k, inner, self.sub(meta.get("name"), inner, meta_loc("name"))))
-        runs = [(k, inner, str(n) if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else n)
-                for k, inner, n in runs]  # `name: $i` over a range names torch's Sequential children
+                name = self.sub(meta.get("name"), inner, meta_loc("name"))
+                if isinstance(name, int) and not isinstance(name, bool) and name >= 0:
+                    name = str(name)  # `name: $i` over a range names torch's Sequential children
+                if name is not None:
+                    check_name(name, meta_loc("name"), "name")
+                runs.append((k, inner, name))
         given = [name for _, _, name in runs]
         numbered = len(runs) > 1 and given[0] is not None and len(set(given)) < len(given)
         for k, inner, this_name in runs:
-            if this_name is not None and (not isinstance(this_name, str) or not _NAME.match(this_name)
-                                          or this_name == INPUT):
-                raise SpecError(f"bad name {this_name!r}: use letters, digits, '_' or '-' (and not 'input')",
-                                meta_loc("name"))
             if numbered:  # `name: layer` over 4 iterations gives layer1..layer4
                 this_name = f"{this_name}{k + 1}"
             src = self.sources(meta, raw, loc, scope, inner, prev)
@@ -169,7 +145,8 @@ class Expander:
             spec = meta["for"]
             if not isinstance(spec, LocMap) or not spec:
                 raise SpecError("`for` takes a mapping of name: list, e.g. {c: [64, 128], n: [2, 2]}", where)
-            lists = {k: self.sub(v, env, loc_of(spec, k, where)) for k, v in spec.items()}
+            lists = {check_name(k, spec.key_locs[k], "loop variable"): self.sub(v, env, loc_of(spec, k, where))
+                     for k, v in spec.items()}
             lengths = {k: len(v) if isinstance(v, list) else None for k, v in lists.items()}
             if None in lengths.values() or len(set(lengths.values())) != 1:
                 raise SpecError(f"`for` needs lists of one length, got lengths {lengths}", where)
@@ -197,7 +174,7 @@ class Expander:
         if key in self.blocks:
             return self.call(self.blocks[key], value, vloc, loc, name, src, scope, env)
         if key == "seq":
-            return self.sequence(value, scope, env, self.single(src, "seq", loc))
+            return self.sequence(value, scope, env, self.single(src, "seq", loc), vloc)
         if key == "parallel":
             return self.parallel(value, vloc, loc, name, src, scope, env)
         options = [*REGISTRY, *self.blocks, *CONSTRUCTS]
@@ -320,7 +297,8 @@ class Expander:
         branches = value["branches"]
         bloc = loc_of(value, "branches", vloc)
         if isinstance(branches, LocMap):
-            named = [(k, v, loc_of(branches, k, bloc)) for k, v in branches.items()]
+            named = [(check_name(k, branches.key_locs[k], "branch"), v, loc_of(branches, k, bloc))
+                     for k, v in branches.items()]
         elif isinstance(branches, list):
             named = [(None, v, loc_of(branches, i, bloc)) for i, v in enumerate(branches)]
         else:
@@ -334,7 +312,7 @@ class Expander:
                 continue
             full = scope.define(bname or scope.auto("branch"), where)
             child = Scope(full + ".", start, scope.trace, scope, scope.depth)
-            outs.append(self.sequence(layers, child, env, start))
+            outs.append(self.sequence(layers, child, env, start, where))
             self.names.alias(scope, full, outs[-1])
         if len(outs) == 1:  # the others' `if` was false: no merge (MobileNetV2 without its shortcut)
             if name:
@@ -355,6 +333,10 @@ class Expander:
     def add_node(self, node: Node, loc: Loc) -> None:
         if len(self.nodes) >= MAX_LAYERS:
             raise SpecError(f"the model expands to more than {MAX_LAYERS:,} layers", loc)
+        if node.name in self.names.nodes:  # one dotted name from two scopes: `from:` could not tell them apart
+            first = self.nodes[self.names.nodes[node.name]].loc
+            raise SpecError(f"two nodes are named '{node.name}' (the first at line {first.line})", loc,
+                            trace=node.trace)
         self.names.nodes[node.name] = len(self.nodes)
         self.nodes.append(node)
 
@@ -369,7 +351,7 @@ class Expander:
         try:
             if isinstance(value, list):
                 return [self.sub(v, env, loc_of(value, i, loc)) for i, v in enumerate(value)]
-            return substitute(value, env)
+            return substitute(value, env, self.work)
         except ExprError as exc:
             raise SpecError(str(exc), loc) from None
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import Loc, SpecError
 from .expand import CONSTRUCTS, META_KEYS, Block, Expander, suggest
+from .names import check_name
 from .expect import parse_expect
 from .functions import define_functions
 from ..graph import Model
 from ..layers import REGISTRY
+from ..layers.base import MAX_DIM
 from .yamlsource import LocList, LocMap, load_yaml, loc_of
 
 __all__ = ["SpecFile", "read_spec", "TOP_KEYS", "VARIANT_KEYS"]
@@ -50,11 +50,31 @@ def _check_keys(doc: LocMap, allowed: dict[str, tuple[bool, str]], what: str) ->
 def _input_shape(value: Any, loc: Loc) -> tuple[int, ...]:
     ok = (isinstance(value, list) and len(value) in (1, 3)
           and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
+    if ok and max(value) > MAX_DIM:
+        raise SpecError(f"input {value!r} is over the limit of {MAX_DIM:,} per dimension", loc)
     if not ok:
         hint = "the input excludes the batch (set it with --batch)" if isinstance(value, list) and len(value) == 4 else ""
         raise SpecError(f"input must be [C, H, W] (or [features]) of positive integers, got {value!r}", loc,
                         hint=hint)
     return tuple(value)
+
+
+ACCURACY_KEYS = {"top1": "top-1 %", "top5": "top-5 %", "source": "where the figure is published"}
+
+
+def _accuracy(part: LocMap) -> dict[str, Any]:
+    """`accuracy: {top1: 71.592, top5: ..., source: ...}`: percentages in [0, 100], a text source."""
+    value = _mapping(part, "accuracy")
+    for key, item in value.items():
+        where = loc_of(value, key, value.loc)
+        if key not in ACCURACY_KEYS:
+            raise SpecError(f"unknown key '{key}' in accuracy", value.key_locs[key],
+                            hint=suggest(key, ACCURACY_KEYS) or "allowed: " + ", ".join(ACCURACY_KEYS))
+        if key == "source" and not isinstance(item, str):
+            raise SpecError("accuracy.source must be text", where)
+        if key != "source" and (not isinstance(item, (int, float)) or isinstance(item, bool) or not 0 <= item <= 100):
+            raise SpecError(f"accuracy.{key} must be a percentage from 0 to 100, got {item!r}", where)
+    return dict(value)
 
 
 def _mapping(doc: LocMap, key: str) -> LocMap:
@@ -83,9 +103,12 @@ class SpecFile:
         self.name = self._text(doc, "name")
         self.variants = _mapping(doc, "variants")
         for vname, variant in self.variants.items():
+            check_name(vname, self.variants.key_locs[vname], "variant name")
             if not isinstance(variant, LocMap):
                 raise SpecError(f"variant '{vname}' must be a mapping", loc_of(self.variants, vname, doc.loc))
             _check_keys(variant, VARIANT_KEYS, f"variant '{vname}'")
+        for arg, where in _mapping(doc, "args").key_locs.items():
+            check_name(arg, where, "argument name")
         self.blocks = self._blocks()
         self.defaults = self._defaults()
 
@@ -100,12 +123,16 @@ class SpecFile:
         raw = _mapping(self.doc, "blocks")
         for name, body in raw.items():
             loc = raw.key_locs[name]
+            check_name(name, loc, "block name")
             if name in REGISTRY or name in CONSTRUCTS or name in META_KEYS:
                 raise SpecError(f"block name '{name}' is taken by a layer kind or keyword", loc)
             if not isinstance(body, LocMap) or set(body) - {"args", "layers", "description"} \
                     or not isinstance(body.get("layers"), LocList):
                 raise SpecError(f"block '{name}' must be {{args: {{...}}, layers: [...]}}", loc)
-            blocks[name] = Block(name, _mapping(body, "args"), body["layers"], loc)
+            args = _mapping(body, "args")
+            for arg in args:
+                check_name(arg, args.key_locs[arg], "argument name")
+            blocks[name] = Block(name, args, body["layers"], loc)
         return blocks
 
     def _defaults(self) -> dict[str, LocMap]:
@@ -159,7 +186,7 @@ class SpecFile:
                                         else "") if t),
             file=self.display, variant=variant, args=args, expect=expect,
             reference=part.get("reference", doc.get("reference") if part is doc else None),
-            accuracy=dict(part.get("accuracy") or {}), loc=part.loc, aliases=dict(expander.names.aliases),
+            accuracy=_accuracy(part), loc=part.loc, aliases=dict(expander.names.aliases),
             respec=(lambda at: self.model(variant, overrides, at)) if expander.read_input else None)
 
 
@@ -199,10 +226,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise SpecError(f"--set takes key=value, got {pair!r}", Loc("--set", 0, 0))
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise SpecError(f"cannot read the value in {pair!r}", Loc("--set", 0, 0)) from None
+        # the spec reader's rules: plain data, bounded integers, no control characters
+        out[key.strip()] = load_yaml("--set", value, display="--set") if value.strip() else None
     return out
 
 

@@ -7,6 +7,7 @@ name. Only earlier nodes can be named, so a graph cannot have a cycle.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,21 @@ from typing import Any
 from ..errors import Loc, SpecError
 from ..graph import INPUT
 
-__all__ = ["Scope", "Names", "suggest"]
+__all__ = ["Scope", "Names", "suggest", "check_name", "NAME", "MAX_NAME"]
+
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # node, block, branch, argument and variant names;
+# digits alone name a torch Sequential's child (`layer1.0.conv1`, as `cnntool import` writes them)
+MAX_NAME = 100
+
+
+def check_name(name: Any, loc: Loc, what: str) -> str:
+    """The one rule for every name a spec defines: no dots (they join scopes), nothing that is
+    not printable, never `input` (the model's input node)."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or len(name) > MAX_NAME or name == INPUT:
+        shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:60] + "…"
+        raise SpecError(f"bad {what} {shown}: a name is letters, digits, '_' or '-', not starting with '-' "
+                        f"(at most {MAX_NAME} characters, not 'input')", loc)
+    return name
 
 
 def suggest(word: str, options: Any) -> str:

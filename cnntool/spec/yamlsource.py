@@ -7,19 +7,23 @@ so an alias bomb fails fast instead of eating memory.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import Loc, SpecError
+from ..errors import CONTROL, Loc, SpecError
+from ..files import read_bounded
 
-__all__ = ["LocMap", "LocList", "load_yaml", "loc_of", "MAX_NODES", "MAX_DEPTH", "MAX_BYTES"]
+__all__ = ["LocMap", "LocList", "load_yaml", "loc_of", "MAX_NODES", "MAX_DEPTH", "MAX_BYTES", "MAX_INT_DIGITS"]
 
 MAX_NODES = 200_000  # values after alias expansion; the largest built-in spec has a few thousand
 MAX_DEPTH = 64
 MAX_BYTES = 4 * 1024 * 1024
+MAX_INT_DIGITS = 30  # any integer a spec needs is far shorter; totals stay far below float limits
+MAX_INT_BITS = int(MAX_INT_DIGITS * 3.3219)  # 10**30 < 2**99
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ctor = yaml.constructor.SafeConstructor()
@@ -57,6 +61,24 @@ def loc_of(container: Any, key: Any, default: Loc) -> Loc:
     return default
 
 
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _plain(value: Any, loc: Loc) -> Any:
+    """Refuse what no spec needs and a terminal must not see: control characters in text
+    (ESC sequences can clear the screen or set the title) and integers beyond MAX_INT_DIGITS."""
+    if isinstance(value, str):
+        bad = CONTROL.search(value)
+        if bad:
+            raise SpecError(f"control character U+{ord(bad[0]):04X} in a string; specs hold printable text", loc)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        raise SpecError(f"integer of {len(str(abs(value))):,} digits; the limit is {MAX_INT_DIGITS} digits", loc)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"the number {value} is not finite", loc)
+    return value
+
+
 def _loc(node: yaml.Node, file: str) -> Loc:
     return Loc(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -85,10 +107,14 @@ class _Converter:
             raise SpecError(f"YAML tag {_tag(node)} is not allowed in a spec; only plain data", loc)
         if node.tag == _TAG + "str" and not node.style and _EXP_FLOAT.match(node.value):
             return float(node.value)  # unquoted 1e-6 (quoted, it stays text)
+        if node.tag == _TAG + "int" and len(node.value) > 2 * MAX_INT_DIGITS:  # int() of 5,000 digits is slow
+            raise SpecError(f"integer of {len(node.value):,} characters; the limit is {MAX_INT_DIGITS} digits", loc)
         try:
-            return _ctor.construct_object(node)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"bad YAML value: {exc}", loc) from None
+            value = _ctor.construct_object(node)
+        except Exception as exc:  # any constructor failure: `!!int abc` (ValueError), `!!bool maybe` (KeyError)
+            why = "not a value of that type" if isinstance(exc, KeyError) or not str(exc) else str(exc).splitlines()[0]
+            raise SpecError(f"bad {_tag(node)} value {_short(node.value)}: {why}", loc) from None
+        return _plain(value, loc)
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc, depth: int) -> LocMap:
         if node.tag != _TAG + "map":
@@ -118,6 +144,9 @@ def _parse_hint(message: str, text: str, mark: yaml.Mark | None) -> str:
     lines = text.splitlines()
     if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
         return "YAML does not allow tabs for indentation; use spaces"
+    if mark is not None and mark.line < len(lines) and re.search(r"\$\{[^}]*\s", lines[mark.line]) \
+            and ("expected ',' or '}'" in message or "expected ',' or ']'" in message):
+        return 'inside {…} or […] an expression with spaces needs quotes: "${2 * width}"'
     return ""
 
 
@@ -125,15 +154,13 @@ def load_yaml(path: Path | str, text: str | None = None, *, display: str | None 
     """Parse one YAML document into LocMap/LocList/scalars; every failure is a SpecError."""
     file = display or str(path)
     if text is None:
+        data = read_bounded(path, MAX_BYTES, "spec file", file)
         try:
-            size = Path(path).stat().st_size
-            if size > MAX_BYTES:
-                raise SpecError(f"spec file is {size:,} bytes; the limit is {MAX_BYTES:,}", Loc(file, 1, 1))
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpecError("no such file", Loc(file, 0, 0)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read spec: {exc}", Loc(file, 0, 0)) from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"cannot read spec: not UTF-8 text (byte {exc.start:,})", Loc(file, 0, 0)) from None
+    elif len(text) > MAX_BYTES:
+        raise SpecError(f"spec file is over the limit of {MAX_BYTES:,} bytes", Loc(file, 0, 0))
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -147,6 +174,8 @@ def load_yaml(path: Path | str, text: str | None = None, *, display: str | None 
         raise SpecError(message, where, hint=hint) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", Loc(file, 1, 1)) from None
+    except RecursionError:  # PyYAML's composer recurses once per level of `[[[...`
+        raise SpecError(f"spec nests deeper than {MAX_DEPTH} levels", Loc(file, 1, 1)) from None
     if node is None:
         raise SpecError("the spec is empty", Loc(file, 1, 1))
     return _Converter(file).convert(node)

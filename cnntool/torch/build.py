@@ -9,6 +9,8 @@ Imported lazily (``cnntool.build``), so importing torch here keeps ``import cnnt
 from __future__ import annotations
 
 import contextlib
+import io
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +20,7 @@ from torch import nn
 
 from ..analysis.analyze import analyze
 from ..errors import SpecError
+from ..files import write_output
 from ..graph import INPUT, Model, at_input
 from ..layers import Io, Ref
 from ..analysis.report import Report
@@ -45,7 +48,8 @@ class Scope(nn.Module):
 class SpecNet(nn.Module):
     """The built model: the spec's modules under their dotted names, run in graph order."""
 
-    def __init__(self, name: str, steps: tuple[Step, ...], output: str):
+    def __init__(self, name: str, steps: tuple[Step, ...], output: str,
+                 idle: dict[str, nn.Module] | None = None):
         super().__init__()
         # underscored so that no attribute hides a node called `output` or `name` (mount writes
         # nodes into _modules; an instance attribute of the same name would win over it)
@@ -54,6 +58,8 @@ class SpecNet(nn.Module):
         self._steps = steps  # plain tuple: the modules are registered by `mount`, not here
         for step in steps:
             mount(self, step.name, step.module)
+        for key, module in (idle or {}).items():  # nodes the output does not need: held, never run
+            mount(self, key, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         values = {INPUT: x}
@@ -104,8 +110,11 @@ def node_ios(model: Model, input_shape: tuple[int, ...] | None = None,
 
 
 def _plan(model: Model, modules: dict[str, nn.Module]) -> tuple[Step, ...]:
+    """The forward's steps; nodes the output does not depend on are mounted but never run."""
+    from ..analysis.analyze import unread_nodes
     switches = {target for node in model.nodes for key, target in node.refs if key == SWITCH_FIELD}
-    layers = [node for node in model.nodes if node.layer is not None]
+    unread = unread_nodes(model)
+    layers = [node for node in model.nodes if node.layer is not None and node.name not in unread]
     reads = [node.inputs + tuple(t + INDICES for key, t in node.refs if key == SWITCH_FIELD)
              for node in layers]
     writes = [(n.name, n.name + INDICES) if n.name in switches else (n.name,) for n in layers]
@@ -146,7 +155,10 @@ def build(model: Model, input_shape: tuple[int, ...] | None = None, *, device: s
                 if not hasattr(modules[target], "return_indices"):
                     raise SpecError(f"{node.name}: '{target}' does not record switches", node.loc)
                 modules[target].return_indices = True
-    net = SpecNet(model.name, _plan(model, modules), model.nodes[-1].name)
+    steps = _plan(model, modules)
+    running = {step.name for step in steps}
+    net = SpecNet(model.name, steps, model.nodes[-1].name,
+                  {key: m for key, m in modules.items() if key not in running})
     if init:
         initialise(net)
     if dtype is not None:
@@ -180,14 +192,18 @@ def export_program(net: nn.Module, model: Model, path: Path,
     (``torch.export.load``; name it .pt2, the suffix torch.export expects)."""
     program = torch.export.export(net.eval(), (_example(model, input_shape),),
                                   dynamic_shapes={"x": {0: torch.export.Dim.AUTO}})
-    with open(path, "wb") as fh:  # a file object: torch.export.save warns about other suffixes
-        torch.export.save(program, fh)
+    archive = io.BytesIO()  # in memory: a full disk is then an OSError here, not an abort in C++
+    torch.export.save(program, archive)
+    write_output(path, archive.getvalue(), "--export")
 
 
 def export_onnx(net: nn.Module, model: Model, path: Path, input_shape: tuple[int, ...] | None = None) -> None:
     """ONNX through torch.onnx's exporter (needs `onnx` and `onnxscript`; the CLI checks)."""
-    torch.onnx.export(net.eval(), (_example(model, input_shape),), str(path), dynamo=True,
-                      input_names=["input"], output_names=["output"])
+    with tempfile.TemporaryDirectory(prefix="cnntool-onnx-") as folder:  # then one write by cnntool.files
+        tmp = Path(folder) / "model.onnx"
+        torch.onnx.export(net.eval(), (_example(model, input_shape),), str(tmp), dynamo=True,
+                          input_names=["input"], output_names=["output"])
+        write_output(path, tmp.read_bytes(), "--onnx")
 
 
 # -- counting adapters (cnntool.check.run): shapes and counts pulled out of torch and fvcore --------
@@ -204,8 +220,10 @@ class ForwardError(RuntimeError):
 def materialise(net: nn.Module) -> nn.Module:
     """A meta-device module on the CPU, zero-filled (no init cost, no denormals), in eval mode."""
     net = net.to_empty(device="cpu")
-    with torch.no_grad():
-        torch._foreach_zero_([*net.parameters(), *net.buffers()])
+    tensors = [*net.parameters(), *net.buffers()]
+    if tensors:  # (a model of weightless layers has none, and _foreach_zero_ refuses an empty list)
+        with torch.no_grad():
+            torch._foreach_zero_(tensors)
     return net.eval()
 
 

@@ -11,7 +11,6 @@ traced by fx; that is a clean error naming fx's reason (see docs/import.md).
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
@@ -24,9 +23,10 @@ import torch
 from torch import fx, nn
 
 from ..spec.writer import Op
+from .meta import weights_on_meta
 from .import_map import IDENTITY, MODULES, SHAPED, WRAPPED, Mapped, Unsupported, map_function, map_module
 
-__all__ = ["Imported", "ImportFailure", "load_callable", "build_model", "meta_weights", "import_model", "trace",
+__all__ = ["Imported", "ImportFailure", "load_callable", "build_model", "import_model", "trace",
            "kwargs_text"]
 
 class ImportFailure(ValueError):
@@ -82,33 +82,13 @@ def build_model(target: str, kwargs: dict[str, Any]) -> nn.Module:
             with torch.device("meta"):
                 model = builder(**kwargs)
         except (NotImplementedError, RuntimeError):  # e.g. RegNet computes its widths with tensors
-            with meta_weights():
+            with weights_on_meta():
                 model = builder(**kwargs)
     except Exception as exc:  # user code: any failure is reported, never a traceback
         raise ImportFailure(f"calling {target}({kwargs_text(kwargs)}) failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise ImportFailure(f"{target}({kwargs_text(kwargs)}) returned a {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
-
-
-@contextlib.contextmanager
-def meta_weights():
-    """Only parameters and buffers on meta, each moved there as its module registers it (one
-    layer's weights exist on the CPU at a time): for builders that compute with tensors."""
-    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
-
-    def parameter(self, name, param):
-        register_parameter(self, name, None if param is None else
-                           nn.Parameter(param.to("meta"), requires_grad=param.requires_grad))
-
-    def buffer(self, name, tensor, persistent=True):
-        register_buffer(self, name, None if tensor is None else tensor.to("meta"), persistent)
-
-    nn.Module.register_parameter, nn.Module.register_buffer = parameter, buffer
-    try:
-        yield
-    finally:
-        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
 def kwargs_text(kwargs: dict[str, Any]) -> str:

@@ -13,12 +13,13 @@ __all__ = ["Sum", "Product", "ChannelSlice", "LayerScale", "Concat", "CenterCrop
 
 
 class Sum(nn.Module):
-    """Element-wise sum of any number of inputs of one shape (`add`)."""
+    """Element-wise sum of any number of inputs of one shape (`add`); the third and later inputs
+    are added in place into the fresh first sum, so no intermediate sum is ever alive."""
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
+        out = xs[0] + xs[1]
+        for x in xs[2:]:
+            out += x
         return out
 
 

@@ -25,7 +25,7 @@ def app(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     """A small app with the bench commands; the spec engine is replaced by a tiny model."""
     seen: dict = {}
 
-    def fake_source(ref: str, args: dict, input_shape):
+    def fake_source(ref: str, args: dict, input_shape, config=None):
         seen.update(ref=ref, args=args, input_shape=input_shape)
         factory = LayoutSensitive if ref == "layout-bug" else None
         return tiny_source(factory) if factory else tiny_source()
@@ -46,6 +46,7 @@ def _bench_json(app: typer.Typer, tmp_path: Path, name: str, *extra: str) -> Pat
     return path
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_table_output(app: typer.Typer) -> None:
     res = runner.invoke(app, ["bench", "tiny", "--batch", "1,2", "--dtype", "bf16", "--per-layer",
                               "--set", "width=2", "--input", "3,16,16", *QUICK])
@@ -86,6 +87,7 @@ def test_failed_check_exits_1(app: typer.Typer) -> None:
     assert res.exit_code == 1 and "check: fail" in res.stdout and "correctness check failed" in res.stderr
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_bench_compare(app: typer.Typer, tmp_path: Path) -> None:
     a = _bench_json(app, tmp_path, "a.json", "--batch", "1,2")
     b = _bench_json(app, tmp_path, "b.json", "--batch", "2,1")
@@ -126,6 +128,7 @@ def test_bench_compare_bad_files(app: typer.Typer, tmp_path: Path) -> None:
         assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_compare_without_common_rows(app: typer.Typer, tmp_path: Path) -> None:
     a = _bench_json(app, tmp_path, "a.json", "--batch", "1")
     b = _bench_json(app, tmp_path, "b.json", "--batch", "2")
@@ -194,6 +197,7 @@ def _edit(path: Path, dest: Path, edit) -> Path:
     return dest
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_compare_refuses_different_models_and_shapes(app: typer.Typer, tmp_path: Path) -> None:
     a = _bench_json(app, tmp_path, "a.json", "--batch", "1,2")
     other = _edit(a, tmp_path / "c.json", lambda d: d["model"].update(name="lenet5"))
@@ -208,6 +212,7 @@ def test_compare_refuses_different_models_and_shapes(app: typer.Typer, tmp_path:
     assert "input shapes differ (3x16x16 vs 3x64x64)" in res.stderr and "models differ" not in res.stderr
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_compare_warns_about_each_difference_and_still_compares(app: typer.Typer, tmp_path: Path) -> None:
     a = _bench_json(app, tmp_path, "a.json", "--batch", "1,2")
     # tf32 on CPU runs fp32: rows still match on the effective dtype
@@ -235,7 +240,7 @@ def test_compare_missing_file_in_cnntools_voice(app: typer.Typer, tmp_path: Path
     for args in ([str(missing), str(a)], [str(a), str(missing)]):
         res = runner.invoke(app, ["bench-compare", *args], env={"COLUMNS": "60"})
         assert res.exit_code == 2
-        assert res.stderr == f"error: cannot read {missing}: No such file or directory\n"  # one line
+        assert res.stderr == f"error: cannot read {missing}: no such file\n"  # one line, cnntool.files wording
     junk = tmp_path / "junk.json"
     junk.write_text("{not json")
     res = runner.invoke(app, ["bench-compare", str(junk), str(a)])
@@ -248,6 +253,7 @@ P99_WARNING = ("warning: p99 from fewer than 100 latency samples is close to the
                "use more --iters for a real tail")
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_header_warnings_and_errors_are_not_wrapped(app: typer.Typer) -> None:
     res = runner.invoke(app, ["bench", "tiny", "--batch", "1,2", *QUICK], env={"COLUMNS": "60"})
     assert res.exit_code == 0, res.output

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_lenet5_through_the_real_glue() -> None:
     app = typer.Typer()
     app.callback()(lambda: None)

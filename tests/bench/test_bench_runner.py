@@ -38,6 +38,7 @@ def _mid_net() -> nn.Sequential:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_fp32_sweep_is_sane_and_skips_the_check() -> None:
     result = run_bench(tiny_source(_mid_net), quick(batches=(1, 4), iters=20))
     _assert_sane(result, (1, 4))
@@ -47,6 +48,7 @@ def test_fp32_sweep_is_sane_and_skips_the_check() -> None:
     assert env["torch"] == torch.__version__ and env["cpu_model"] and env["torch_threads"] >= 1
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 @pytest.mark.parametrize("dtype", [DType.bf16, DType.fp16])
 def test_low_precision_is_checked_against_fp32(dtype: DType) -> None:
     result = run_bench(tiny_source(), quick(batches=(2,), dtype=dtype))
@@ -62,6 +64,7 @@ def test_tf32_on_cpu_warns_and_runs_fp32() -> None:
     assert any("tf32 has no meaning" in w for w in result.warnings)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_channels_last_compile_threads_and_budget() -> None:
     cfg = quick(batches=(1, 3), channels_last=True, compile_mode=CompileMode.default,
                 compile_backend="eager", threads=1, iters=None, budget_s=0.05)
@@ -74,6 +77,7 @@ def test_channels_last_compile_threads_and_budget() -> None:
     assert any("OMP_WAIT_POLICY" in w for w in result.warnings)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_channels_last_layout_bug_fails_the_check() -> None:
     result = run_bench(tiny_source(LayoutSensitive), quick(channels_last=True))
     assert result.correctness.status == "fail" and result.correctness.error > 0.01
@@ -90,6 +94,7 @@ def test_few_repeats_warn() -> None:
     (RuntimeError, "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB"),
     (MemoryError, ""),
 ])
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_oom_is_a_row_and_the_sweep_goes_on(exc: type[BaseException], msg: str) -> None:
     source = tiny_source(lambda: OomAbove(8, exc, msg))
     result = run_bench(source, quick(batches=(32, 1, 8, 128), dtype=DType.bf16))
@@ -122,6 +127,7 @@ def test_invalid_options_are_rejected() -> None:
             run_bench(tiny_source(), cfg)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_per_layer_roofline_rows() -> None:
     result = run_bench(tiny_source(), quick(batches=(1, 4), per_layer=True))
     prof = result.per_layer
@@ -143,6 +149,7 @@ def test_per_layer_without_analytic_rows_uses_leaves() -> None:
     assert all(r.macs is None and r.bound == "n/a" for r in prof.layers)
 
 
+@pytest.mark.slow  # a real torch build, trace or timing
 def test_json_has_the_documented_fields() -> None:
     data = to_json(run_bench(tiny_source(), quick(dtype=DType.bf16, per_layer=True)))
     assert data["schema"] == "cnntool.bench/1"
