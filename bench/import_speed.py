@@ -1,7 +1,7 @@
 """Wall time and peak memory of `cnntool import` (each model in a fresh process).
 
 The model is built on the meta device, so neither grows with the parameter count; the largest
-case is a 1.04 B-parameter VGG-16 (a 220,000-class head), which would need 4.2 GB as fp32 weights.
+case is a 1.04 B-parameter VGG-16 (a 220,000-class head), which would need 4.14 GB as fp32 weights (1,035,600,544 parameters).
 
     python bench/import_speed.py
 """

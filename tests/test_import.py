@@ -81,8 +81,13 @@ def test_import_matches_torchvision_metadata(tmp_path):
     assert round(report.totals.macs / 1e9, 3) == meta["_ops"]
 
 
+SAME_NAME = ["resnet101", "squeezenet1_0", "squeezenet1_1", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
+             "mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf", "regnet_x_400mf", "shufflenet_v2_x1_0"]
+
+
 @pytest.mark.parametrize("name, zoo", [("resnet18", "resnet18"), ("resnet50", "resnet50"), ("vgg16", "vgg16"),
-                                       ("alexnet", "alexnet-tv"), ("googlenet", "googlenet")])
+                                       ("alexnet", "alexnet-tv"), ("googlenet", "googlenet"),
+                                       *((n, n) for n in SAME_NAME)])
 def test_import_equals_hand_written_zoo_spec(tmp_path, name, zoo):
     ours = cnntool.analyze(SpecFile(imported(tmp_path, name)[0]).model()).totals
     theirs = cnntool.analyze(cnntool.load(zoo)).totals

@@ -215,6 +215,10 @@ MOTIFS = {
     "layerscale1d": (FLAT, None, simple("layerscale"), {"layerscale"}),
     "droppath": (MAP, None, simple("droppath", st.floats(0, 0.5)), {"droppath"}),
     "split": (MAP, None, channel_split, {"slice", "concat", "shuffle"}),
+    "opaque": (MAP, None, sized("opaque", lambda s: st.fixed_dictionaries(  # what `cnntool import` cannot count
+        {"op": st.just("a call with no kind"), "channels": st.integers(1, 8), "size": axis_pair(1, s[1], s[2])})), {"opaque"}),
+    "opaque1d": (FLAT, None, simple("opaque", st.fixed_dictionaries(
+        {"op": st.just("a call with no kind"), "channels": st.integers(1, 8)})), {"opaque"}),
 }
 ACTIVATIONS = {"relu": st.none(), "tanh": st.none(), "sigmoid": st.none(), "softmax": st.none(),
                "leakyrelu": st.floats(0, 0.5), "elu": st.floats(0.1, 2), "dropout": st.floats(0, 0.9),
@@ -298,9 +302,7 @@ def test_random_graphs_count_as_torch_and_fvcore_do(spec):
 
 def test_every_layer_kind_has_a_generator():
     covered = set().union(*(kinds for *_, kinds in MOTIFS.values()))
-    # opaque stands for an op no kind counts (`cnntool import --allow-unsupported`): by definition
-    # it does not count as torch does; its zero counts and flag are tested in tests/test_import.py
-    missing = sorted(set(REGISTRY) - covered - {"opaque"})
+    missing = sorted(set(REGISTRY) - covered)
     assert not missing, f"add a motif for {missing} to tests/test_properties.py"
 
 

@@ -8,7 +8,6 @@ become one entry with `for`, and `defaults:` takes the most common field values.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -119,9 +118,6 @@ def _check_outputs(root: Tree, ops: list[Op], output: str) -> None:
             if isinstance(item, Tree):
                 visit(item)
     visit(root)
-
-
-_AUTO = re.compile(r"^([a-z_]+?)(\d+)$")
 
 
 def _name(tree: Tree) -> None:

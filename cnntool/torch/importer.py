@@ -84,6 +84,8 @@ def build_model(target: str, kwargs: dict[str, Any]) -> nn.Module:
         except (NotImplementedError, RuntimeError):  # e.g. RegNet computes its widths with tensors
             with weights_on_meta():
                 model = builder(**kwargs)
+            if isinstance(model, nn.Module):  # buffers made with torch.zeros/ones (BN statistics) are
+                model = model.to("meta")  # still on the CPU: small, and a forward needs one device
     except Exception as exc:  # user code: any failure is reported, never a traceback
         raise ImportFailure(f"calling {target}({kwargs_text(kwargs)}) failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
