@@ -38,24 +38,21 @@ MODULES: dict[type, Callable[[nn.Module], Mapped]] = {}
 FUNCTIONS: dict[Any, Callable[[fx.Node], Mapped]] = {}  # a function, or a method name
 
 
-def on_module(*classes: type) -> Callable:
-    def deco(rule: Callable[[nn.Module], Mapped]) -> Callable:
-        for cls in classes:
-            if cls in MODULES:
-                raise TypeError(f"{cls.__name__} has two import rules")
-            MODULES[cls] = rule
-        return rule
-    return deco
+def _registrar(table: dict) -> Callable:
+    """A decorator factory that files a rule under each key; a key with two rules is an error."""
+    def on(*keys: Any) -> Callable:
+        def deco(rule: Callable) -> Callable:
+            for key in keys:
+                if key in table:
+                    raise TypeError(f"{getattr(key, '__name__', key)} has two import rules")
+                table[key] = rule
+            return rule
+        return deco
+    return on
 
 
-def on_call(*targets: Any) -> Callable:
-    def deco(rule: Callable[[fx.Node], Mapped]) -> Callable:
-        for target in targets:
-            if target in FUNCTIONS:
-                raise TypeError(f"{target} has two import rules")
-            FUNCTIONS[target] = rule
-        return rule
-    return deco
+on_module = _registrar(MODULES)  # @on_module(nn.Conv2d): a rule over the module instance
+on_call = _registrar(FUNCTIONS)  # @on_call(F.relu, "relu"): a rule over the fx call node
 
 
 def map_module(module: nn.Module) -> Mapped:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,24 +21,14 @@ def _gelu(m: nn.GELU) -> Mapped:
     return Mapped("gelu", {"approximate": m.approximate})
 
 
-@on_call(F.relu6, "relu6")
-def _relu6_call(node: fx.Node) -> Mapped:
-    return Mapped("relu6")
+def _plain_call(kind: str, function: Any) -> None:
+    """F.<kind>(x) and x.<kind>(): the kind with its defaults."""
+    on_call(function, kind)(lambda node: Mapped(kind))
 
 
-@on_call(F.silu, "silu")
-def _silu_call(node: fx.Node) -> Mapped:
-    return Mapped("silu")
-
-
-@on_call(F.hardswish, "hardswish")
-def _hardswish_call(node: fx.Node) -> Mapped:
-    return Mapped("hardswish")
-
-
-@on_call(F.hardsigmoid, "hardsigmoid")
-def _hardsigmoid_call(node: fx.Node) -> Mapped:
-    return Mapped("hardsigmoid")
+for _kind, _function in (("relu6", F.relu6), ("silu", F.silu), ("hardswish", F.hardswish),
+                         ("hardsigmoid", F.hardsigmoid)):
+    _plain_call(_kind, _function)
 
 
 @on_call(operator.mul, operator.imul, torch.mul, "mul", "mul_")
