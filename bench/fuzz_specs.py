@@ -28,7 +28,7 @@ import yaml
 
 from cnntool.analysis.analyze import analyze, collapse
 from cnntool.errors import SpecError
-from cnntool.render.tables import Format, report_json, rich_table, rows_table, text_table
+from cnntool.render.tables import Format, fitted_report_table, report_json, rows_table, text_table
 from cnntool.spec.file import SpecFile
 from cnntool.spec.zoo import spec_dir
 
@@ -142,7 +142,7 @@ def run_one(name: str, text: str, rng: random.Random) -> None:
             text_table(*rows_table(report, "summary", keys=fmt is Format.csv), fmt)
         if len(report.layers) <= RICH_ROWS:
             from rich.console import Console
-            Console(file=io.StringIO(), width=200).print(rich_table(collapse(report, 1), "summary", name))
+            Console(file=io.StringIO(), width=200).print(fitted_report_table(collapse(report, 1), "summary", name, None)[0])
     except SpecError as exc:
         str(exc)  # the message itself must render
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import field
 
-from .base import Extra, Saved, Io, Layer, LayerError, Shape, field_doc, numel, register
+from .base import Extra, Saved, Io, Layer, LayerError, Shape, field_doc, need_positive, numel, register
 
 
 def _norm_ops(layer: Layer, io: Io) -> int:
@@ -66,8 +66,7 @@ class GroupNorm(Layer):
     affine: bool = field(default=True, metadata=field_doc("learn a per-channel scale and shift"))
 
     def check(self) -> None:
-        if self.groups <= 0:
-            raise LayerError(f"groups must be positive, got {self.groups}")
+        need_positive(self, "groups")
 
     def out_shape(self, io: Io) -> Shape:
         if io.x[0] % self.groups:

@@ -178,10 +178,6 @@ _DROP = {"detail": 1, "rf": 2, "from": 3, "input": 4, "kind": 5}
 _WRAP = {"layer": 12, "output": 10, "input": 10, "from": 12, "detail": 12, "rf": 8}
 
 
-def rich_table(report: Report, view: str, title: str) -> Table:
-    return fitted_report_table(report, view, title, None)[0]
-
-
 def fitted_report_table(report: Report, view: str, title: str, width: int | None,
                         columns: list[str] | None = None) -> tuple[Table, list[str]]:
     """The layer table at `width` terminal cells, numbers whole, and the titles left out."""
