@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from collections.abc import Iterator
 
 import torch
 
+from ..torch.threads import num_threads
 from .errors import BenchError
 from .measure import ClockTimer, LatencyTimer
 from .memory import RssTracker
@@ -148,15 +148,3 @@ class MpsOps(CpuOps):
 def device_ops(device: torch.device) -> CpuOps:
     """The ops object for a resolved device."""
     return {"cuda": CudaOps, "mps": MpsOps}.get(device.type, CpuOps)(device)
-
-
-@contextlib.contextmanager
-def num_threads(threads: int | None) -> Iterator[int]:
-    """Set torch's intra-op thread count for the run and restore it afterwards."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)

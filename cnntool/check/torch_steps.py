@@ -80,15 +80,17 @@ def torch_steps(target: Target, model: Model, report: Report, log: StepLog) -> N
     if why:
         log.skip(TORCH_STEPS, why)
         return
-    net = _guarded(Step.params, log, model.loc, _params, model, report, log)
-    if net is None:
-        log.skip(TORCH_STEPS[1:], "the module could not be built")
-        return
-    why = missing("fvcore.nn")
-    if why:
-        log.skip((Step.fvcore,), why)
-    else:
-        _guarded(Step.fvcore, log, model.loc, _fvcore, model, report, net, log)
+    from ..torch.threads import num_threads
+    with num_threads(1):  # it counts, never times: on busy cores more OpenMP threads cost 3-6x
+        net = _guarded(Step.params, log, model.loc, _params, model, report, log)
+        if net is None:
+            log.skip(TORCH_STEPS[1:], "the module could not be built")
+            return
+        why = missing("fvcore.nn")
+        if why:
+            log.skip((Step.fvcore,), why)
+        else:
+            _guarded(Step.fvcore, log, model.loc, _fvcore, model, report, net, log)
     why = missing("torchvision") or missing("fvcore.nn")
     if model.reference is None:
         log.record(Step.torchvision, [], 0)
