@@ -1,3 +1,10 @@
+import os
+
+# Tests count and compare, they never time: one torch thread per process (set before torch is
+# imported; subprocesses inherit it) keeps them reproducible on any machine, and on a busy 2-core
+# machine OpenMP's second thread made each model's first CPU forward 3-6x slower (measured).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 
 import cnntool

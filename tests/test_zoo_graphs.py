@@ -116,9 +116,11 @@ def test_macs_equal_fvcore_on_torchvision(name):
         assert total == report.totals.fvcore
 
 
+# yolo (20 G MACs) and deconvnet (33 G), whose heads fix their input, are compared the same way
+# at full size by `cnntool check model_specs/` in CI (steps 3-4), not twice
 @pytest.mark.parametrize("name, shape", [
     ("resnet50-v1", None), ("resnet20", None), ("plain20", None), ("googlenet-paper", None),
-    ("hrnet-w18-c", (3, 64, 64)), ("yolo", None), ("deconvnet", None), ("unet", (1, 188, 188)),
+    ("hrnet-w18-c", (3, 64, 64)), ("unet", (1, 188, 188)),
 ])
 @pytest.mark.slow  # a real torch build, trace or timing
 def test_built_module_matches_analysis_and_fvcore(name, shape):
@@ -134,13 +136,3 @@ def test_built_module_matches_analysis_and_fvcore(name, shape):
     total, ops = _fvcore(net, shape)
     assert ops.get("conv", 0) + ops.get("linear", 0) == report.totals.macs
     assert total == report.totals.fvcore
-
-
-@pytest.mark.slow  # a real torch build, trace or timing
-@pytest.mark.parametrize("name", sorted(MINE))
-def test_every_variant_builds_with_the_analysed_parameter_count(name):
-    torch = pytest.importorskip("torch")
-    model = MINE[name].model()
-    net = cnntool.build(model, device="meta", init=False)
-    assert sum(p.numel() for p in net.parameters()) == cnntool.analyze(model).totals.params
-    assert torch is not None
