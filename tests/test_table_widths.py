@@ -96,3 +96,18 @@ def test_unknown_column_is_our_error():
     assert result.exit_code == 2
     assert "--columns: error: no column 'parms'" in result.stderr and "did you mean 'params'" in result.stderr
     assert set(COLUMNS) <= set(result.stderr.replace(",", " ").split())
+
+
+@pytest.mark.parametrize("columns", ["60", "80", None])
+def test_piped_output_honours_COLUMNS(columns):
+    """Piped, the tables are 200 wide (CI logs, files) unless $COLUMNS says otherwise."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+    out = subprocess.run([sys.executable, "-m", "cnntool", "flops", "alexnet"], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    widest = max(len(line) for line in out.splitlines())
+    assert widest <= int(columns or 200) and (widest > 100) == (columns is None)
+    # alexnet's total MACs, 1,135,256,096: conv 1.08 G + linear 58.6 M, as the lecture notes give them
+    assert "…" not in out and "1.14 G" in out

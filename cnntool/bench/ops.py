@@ -12,7 +12,6 @@ import re
 
 import torch
 
-from ..torch.threads import num_threads
 from .errors import BenchError
 from .measure import ClockTimer, LatencyTimer
 from .memory import RssTracker

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..render.fit import FitColumn, fitted_table, hidden_line
 from . import fmt
 from .results import BatchRow, BenchResult, Correctness, PerLayer
 
@@ -66,40 +67,44 @@ def _ok_rows(result: BenchResult) -> list[BatchRow]:
     return [r for r in result.rows if r.throughput is not None and r.latency is not None]
 
 
-def results_table(result: BenchResult) -> Table:
-    """Speed per batch size; units live in the headers so it fits 80 columns."""
-    table = Table(title="throughput: median of repeats | latency: separate run", box=box.SIMPLE_HEAD)
-    for col in ("batch", "status", "img/s", "IQR", "p50 ms", "p90 ms", "p99 ms", "TFLOP/s", "MFU"):
-        table.add_column(col, justify="left" if col == "status" else "right")
+def _num(title: str, drop: int = 0) -> FitColumn:
+    return FitColumn(title, (), numeric=True, drop=drop)
+
+
+def _fitted(title: str, columns: list[FitColumn], rows: list[list[str]], width: int | None) -> tuple[Table, list[str]]:
+    """A table whose numbers are never cut (cnntool.render.fit), and the columns it left out."""
+    cols = [FitColumn(c.title, tuple(r[i] for r in rows), c.numeric, c.wrap_min, c.drop) for i, c in enumerate(columns)]
+    return fitted_table(cols, rows, width, title=title, box=box.SIMPLE_HEAD)
+
+
+def results_table(result: BenchResult, width: int | None = None) -> tuple[Table, list[str]]:
+    """Speed per batch size; units live in the headers (they wrap between words)."""
+    columns = [_num("batch"), FitColumn("status", ()), _num("img/s"), _num("IQR", 5), _num("p50 ms"),
+               _num("p90 ms", 2), _num("p99 ms", 1), _num("TFLOP/s", 4), _num("MFU", 3)]
+    rows = []
     for row in result.rows:
         thr, lat = row.throughput, row.latency
         if thr is None or lat is None:
-            table.add_row(str(row.batch), f"[red]{row.status}[/]", *[""] * 7)
+            rows.append([str(row.batch), row.status, *[""] * 7])
             continue
-        table.add_row(
-            str(row.batch), row.status, f"{thr.median_img_s:,.1f}", fmt.pct(thr.iqr_rel),
-            *(fmt.sig(v * 1e3) for v in (lat.p50_s, lat.p90_s, lat.p99_s)),
-            fmt.sig(row.tflops), fmt.pct(row.mfu),
-        )
-    return table
+        rows.append([str(row.batch), row.status, f"{thr.median_img_s:,.1f}", fmt.pct(thr.iqr_rel),
+                     *(fmt.sig(v * 1e3) for v in (lat.p50_s, lat.p90_s, lat.p99_s)),
+                     fmt.sig(row.tflops), fmt.pct(row.mfu)])
+    return _fitted("throughput: median of repeats | latency: separate run", columns, rows, width)
 
 
-def startup_table(result: BenchResult) -> Table:
+def startup_table(result: BenchResult, width: int | None = None) -> tuple[Table, list[str]]:
     """Costs kept out of the timed region, the timed work, and memory."""
     cuda = any(r.memory and r.memory.peak_reserved_bytes is not None for r in result.rows)
     train = bool(result.config.get("train"))
-    table = Table(title="kept out of the timings | timed work | memory", box=box.SIMPLE_HEAD)
-    for col in ("batch", "first call", "warm-up (iters)", "timed runs",
-                "peak alloc/reserved" if cuda else "peak allocated" if train else "peak RSS growth",
-                *(("predicted", "pred/meas") if train else ())):
-        table.add_column(col, justify="right")
-    for row in _ok_rows(result):
-        thr = row.throughput
-        table.add_row(str(row.batch), fmt.secs(row.first_call_s),
-                      f"{fmt.secs(row.warmup_s)} ({row.warmup_iters})",
-                      f"{len(thr.samples_img_s)} x {thr.iters} + {thr.iters} lat", _memory(row),
-                      *((fmt.nbytes(row.predicted_bytes), _ratio(row)) if train else ()))
-    return table
+    memory = "peak alloc/reserved" if cuda else "peak allocated" if train else "peak RSS growth"
+    columns = [_num("batch"), _num("first call", 3), _num("warm-up (iters)", 2), _num("timed runs", 1),
+               _num(memory), *((_num("predicted"), _num("pred/meas")) if train else ())]
+    rows = [[str(row.batch), fmt.secs(row.first_call_s), f"{fmt.secs(row.warmup_s)} ({row.warmup_iters})",
+             f"{len(row.throughput.samples_img_s)} x {row.throughput.iters} + {row.throughput.iters} lat",
+             _memory(row), *((fmt.nbytes(row.predicted_bytes), _ratio(row)) if train else ())]
+            for row in _ok_rows(result)]
+    return _fitted("kept out of the timings | timed work | memory", columns, rows, width)
 
 
 def _ratio(row: BatchRow) -> str:
@@ -120,24 +125,19 @@ def correctness_line(check: Correctness) -> str:
             f"{check.metric} = {check.error:.3e}, tolerance {check.tolerance:.1e})")
 
 
-def per_layer_table(prof: PerLayer) -> Table:
+def per_layer_table(prof: PerLayer, width: int | None = None) -> tuple[Table, list[str]]:
     """Roofline view: time per layer beside MACs, bytes, intensity and bound."""
     ridge = "n/a" if prof.ridge_flop_per_byte is None else f"{prof.ridge_flop_per_byte:.1f}"
-    table = Table(title=f"per layer, batch {prof.batch} ({prof.clock} time per forward, "
-                  f"ridge {ridge} FLOP/B)", box=box.SIMPLE_HEAD)
-    table.add_column("layer", overflow="fold")
-    table.add_column("kind", overflow="fold")
-    for col in ("ms", "share", "MACs", "FLOPs (2·MACs+ops)", "bytes", "FLOP/B"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("bound")
+    columns = [FitColumn("layer", (), wrap_min=8), FitColumn("kind", (), wrap_min=4, drop=3), _num("ms"),
+               _num("share"), _num("MACs", 4), _num("FLOPs (2·MACs+ops)"), _num("bytes", 2), _num("FLOP/B", 5),
+               FitColumn("bound", (), drop=1)]
     total = prof.total_s or 1.0
-    for r in prof.layers:
-        table.add_row(r.name, r.kind, fmt.sig(r.time_s * 1e3), fmt.pct(r.time_s / total),
-                      fmt.si(r.macs), fmt.si(r.flops), fmt.si(r.bytes),
-                      "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound)
-    table.add_row("(unattributed)", "", fmt.sig(prof.unattributed_s * 1e3),
-                  fmt.pct(prof.unattributed_s / total), "", "", "", "", "")
-    return table
+    rows = [[r.name, r.kind, fmt.sig(r.time_s * 1e3), fmt.pct(r.time_s / total), fmt.si(r.macs), fmt.si(r.flops),
+             fmt.si(r.bytes), "-" if r.intensity is None else f"{r.intensity:.1f}", r.bound] for r in prof.layers]
+    rows.append(["(unattributed)", "", fmt.sig(prof.unattributed_s * 1e3), fmt.pct(prof.unattributed_s / total),
+                 "", "", "", "", ""])
+    return _fitted(f"per layer, batch {prof.batch} ({prof.clock} time per forward, ridge {ridge} FLOP/B)",
+                   columns, rows, width)
 
 
 def render(result: BenchResult, console: Console) -> None:
@@ -148,15 +148,22 @@ def render(result: BenchResult, console: Console) -> None:
     """
     for line in _header(result):
         console.print(line, soft_wrap=True)
-    console.print(results_table(result))
-    console.print(startup_table(result))
+    tables = [results_table(result, console.width), startup_table(result, console.width)]
+    for table, hidden in tables:
+        _print_fitted(console, table, hidden)
     for line in _failed_rows(result):
         console.print(f"[red]{escape(line)}[/]", highlight=False, soft_wrap=True)
     console.print(correctness_line(result.correctness), soft_wrap=True)
     if result.per_layer is not None:
-        console.print(per_layer_table(result.per_layer))
+        _print_fitted(console, *per_layer_table(result.per_layer, console.width))
     for warning in result.warnings:
         console.print(warning_line(warning), highlight=False, soft_wrap=True)
+
+
+def _print_fitted(console: Console, table: Table, hidden: list[str]) -> None:
+    console.print(table)
+    if hidden:
+        console.print(hidden_line(hidden, console.width, columns_option=False, formats="json"), highlight=False, soft_wrap=True)
 
 
 def warning_line(message: str) -> str:

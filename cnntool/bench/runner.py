@@ -19,7 +19,8 @@ from .config import IQR_WARN_REL, BenchConfig, DType, validate
 from .correctness import check, flatten, reference_output, skipped
 from .errors import BenchError
 from .measure import Clock, choose_iters, first_call, time_latency, time_throughput, warm_up
-from .ops import CpuOps, device_ops, is_oom, num_threads, resolve_device
+from ..torch.threads import num_threads
+from .ops import CpuOps, device_ops, is_oom, resolve_device
 from .peaks import DevicePeak, find_peak
 from .perlayer import profile_layers
 from .precision import precision_mode

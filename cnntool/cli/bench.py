@@ -22,6 +22,7 @@ from ..bench.config import BenchConfig, CompileMode, DType, parse_batches, parse
 from ..bench.errors import BenchError
 from ..errors import printable
 from ..bench.measure import MAX_WARMUP_ITERS
+from .exits import stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from ..bench.source import ModelSource
@@ -120,25 +121,15 @@ class _RichProgress:
             self.task = None
 
 
-def _stderr() -> Console:
-    """Errors and warnings: one logical line each, never wrapped at the terminal width."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _stdout() -> Console:
-    """Tables at the terminal's width; piped (CI logs, files), wide enough not to fold names."""
-    return Console(width=None if sys.stdout.isatty() else 200)
-
-
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _stderr().print(f"[red]error:[/] {escape(printable(message))}")
+    stderr_console().print(f"[red]error:[/] {escape(printable(message))}")
     return typer.Exit(code=code)
 
 
 def _warn(messages: list[str] | tuple[str, ...]) -> None:
     from ..bench.report import warning_line
 
-    err = _stderr()
+    err = stderr_console()
     for message in messages:
         err.print(warning_line(message))
 
@@ -221,7 +212,7 @@ def _emit(result: Any, output: OutputFormat) -> None:
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
         _warn(result.warnings)
     else:
-        render(result, _stdout())
+        render(result, stdout_console())
 
 
 def bench_compare(
@@ -249,7 +240,7 @@ def bench_compare(
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
     else:
-        render_compare(rows, str(a), str(b), _stdout())
+        render_compare(rows, str(a), str(b), stdout_console())
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -22,7 +21,7 @@ from ..check import torch_steps as check_torch
 from ..check.run import CheckRun, Issue, ModelResult, Status, Step
 from ..errors import SpecError, printable
 from ..files import check_writable
-from .exits import guard
+from .exits import guard, stderr_console, stdout_console
 
 __all__ = ["register", "CheckFormat", "check_command", "build_command"]
 
@@ -37,10 +36,6 @@ class CheckFormat(str, Enum):
     table = "table"
     json = "json"
     github = "github"  # GitHub Actions workflow commands: ::error file=…,line=…::…
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 _guard = guard  # a bad spec: its `file:line:col: error: …` on stderr and exit code 2
@@ -70,14 +65,14 @@ def check_command(
     for model in run.models:  # unreadable specs always go to stderr, whatever the format
         for issue in model.issues:
             if issue.text:
-                _stderr().print(issue.text, markup=False)
+                stderr_console().print(issue.text, markup=False)
     raise typer.Exit(run.exit_code)
 
 
 @contextmanager
 def _progress():
     """A progress bar on stderr (transient; silent when stderr is not a terminal)."""
-    console = _stderr()
+    console = stderr_console()
     with Progress(TextColumn("checking {task.fields[name]:<24}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("check", total=None, name="")
@@ -103,7 +98,7 @@ def _cell(model: ModelResult, step: Step) -> str:
 
 
 def _print_table(run: CheckRun) -> None:
-    out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    out = stdout_console()
     table = Table(title="cnntool check", title_justify="left", header_style="bold")
     for title in ("model", "file", *COLUMNS.values(), "time"):  # text folds; counts and times stay whole
         table.add_column(title, justify="right" if title == "time" else "left", overflow="fold",
@@ -190,10 +185,10 @@ def build_command(
             try:
                 save(net, spec_model, path, shape)
             except SpecError as exc:  # the path cannot be written (cnntool.files): exit 2, the old file kept
-                _stderr().print(str(exc), markup=False)
+                stderr_console().print(str(exc), markup=False)
                 raise typer.Exit(2) from None
             except (RuntimeError, ValueError, TypeError, OSError) as exc:  # the exporter's own message
-                _stderr().print(f"error: {what} export failed: {exc}", markup=False)
+                stderr_console().print(f"error: {what} export failed: {exc}", markup=False)
                 raise typer.Exit(1) from None
             typer.echo(f"wrote {path} ({what})", err=True)
 
@@ -203,7 +198,7 @@ def _require(*modules: str, what: str, install: str = check_torch.INSTALL) -> No
     for module in modules:
         why = check_torch.missing(module, install)
         if why:
-            _stderr().print(f"error: {what} cannot run: {why}", markup=False)
+            stderr_console().print(f"error: {what} cannot run: {why}", markup=False)
             raise typer.Exit(2)
 
 

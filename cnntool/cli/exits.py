@@ -1,6 +1,7 @@
 """The one place where an error the user can fix becomes a message on stderr and exit code 2."""
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -16,13 +17,13 @@ try:  # typer 0.29 vendors click; older releases use click itself
 except ImportError:  # pragma: no cover
     from click import exceptions as clicks
 
-__all__ = ["guard", "CliGroup"]
+__all__ = ["guard", "CliGroup", "stdout_console", "stderr_console"]
 
 
 @contextmanager
 def guard(*also: type[Exception]) -> Iterator[None]:
     """A SpecError prints as `file:line:col: error: …`; the errors in `also` as `error: …`."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = stderr_console()
     try:
         yield
     except SpecError as exc:
@@ -33,7 +34,15 @@ def guard(*also: type[Exception]) -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _stderr() -> Console:
+def stdout_console() -> Console:
+    """Tables at the terminal's width, or $COLUMNS when it is set; piped without it (CI logs,
+    files), 200 columns, so that names are not folded into 80."""
+    wide = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(soft_wrap=False, width=200 if wide else None)
+
+
+def stderr_console() -> Console:
+    """Errors and warnings: one logical line each, never wrapped at the terminal width."""
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -53,14 +62,14 @@ class CliGroup(TyperGroup):
                 help_path = exc.ctx.command_path if exc.ctx else "cnntool"
                 option = param is not None and getattr(param, "param_type_name", "") == "option"
                 where = max(param.opts, key=len) if option else help_path
-                _stderr().print(f"{where}: error: {exc.format_message()}", markup=False)
-                _stderr().print(f"{where}: hint: `{help_path} --help` lists the arguments and options", markup=False)
+                stderr_console().print(f"{where}: error: {exc.format_message()}", markup=False)
+                stderr_console().print(f"{where}: hint: `{help_path} --help` lists the arguments and options", markup=False)
             sys.exit(exc.exit_code)
         except clicks.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
         except clicks.Abort:
-            _stderr().print("Aborted.", markup=False)
+            stderr_console().print("Aborted.", markup=False)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 

@@ -5,13 +5,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from .exits import guard
+from .exits import guard, stderr_console
 
 __all__ = ["register"]
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = stderr_console()
 
 
 def import_command(

@@ -21,7 +21,7 @@ from .. import __version__
 from ..analysis.analyze import analyze, collapse
 from ..errors import Loc, SpecError
 from ..files import check_writable, write_output
-from .exits import CliGroup, guard
+from .exits import CliGroup, guard, stderr_console, stdout_console
 from ..spec.expand import suggest
 from ..spec.expect import evaluate
 from ..graph import Model
@@ -37,9 +37,8 @@ __all__ = ["app", "main"]
 app = typer.Typer(cls=CliGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Analyse convolutional networks from YAML specs: shapes, parameters, MACs, "
                        "FLOPs, memory and receptive fields, without importing torch.")
-# piped output (CI logs, files) is not squeezed into 80 columns
-out = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = stdout_console()
+err = stderr_console()
 
 
 class DType(str, Enum):

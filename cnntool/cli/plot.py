@@ -17,7 +17,7 @@ from ..spec.zoo import resolve, zoo
 
 __all__ = ["register"]
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = exits.stderr_console()
 out = Console(highlight=False, soft_wrap=True)
 
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="Image to write: .png, .svg or .pdf.")]

@@ -75,7 +75,7 @@ def fitted_table(columns: list[FitColumn], rows: list[list[str]], width: int | N
     return table, [c.title for c, w in zip(columns, widths) if w is None]
 
 
-def hidden_line(hidden: list[str], width: int | None, columns_option: bool = True) -> str:
+def hidden_line(hidden: list[str], width: int | None, columns_option: bool = True, formats: str = "csv|json") -> str:
     """What was left out to fit, and how to get it back."""
     pick = "pick columns with --columns, or " if columns_option else ""
-    return f"(not shown at {width} columns: {', '.join(hidden)}; {pick}use a wider terminal or --format csv|json)"
+    return f"(not shown at {width} columns: {', '.join(hidden)}; {pick}use a wider terminal or --format {formats})"

@@ -12,7 +12,8 @@ from cnntool.bench import env as envmod
 from cnntool.bench import fmt
 from cnntool.bench.config import DType
 from cnntool.bench.correctness import TOLERANCES, check, flatten, reference_output, relative_error
-from cnntool.bench.ops import CudaEventTimer, CudaOps, is_oom, num_threads
+from cnntool.bench.ops import CudaEventTimer, CudaOps, is_oom
+from cnntool.torch.threads import num_threads
 from cnntool.bench.peaks import PEAKS, SOURCE, find_peak
 from cnntool.bench.precision import precision_mode
 from cnntool.bench.roofline import achieved_tflops, bound, intensity, utilisation
