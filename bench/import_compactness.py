@@ -52,7 +52,7 @@ def main() -> None:
         theirs = lines(entry.spec.path.read_text())
         ratios.append(ours[0] / theirs[0])
         print(f"{name:<20} {ours[0]:>6} / {ours[1]:<5} {theirs[0]:>6} / {theirs[1]:<5} "
-              f"({entry.spec.path.name:<16}) {ratios[-1]:>5.2f}")
+              f"({entry.spec.path.name:<17}) {ratios[-1]:>5.2f}")
     print(f"{len(names)} models: ratio min {min(ratios):.2f}, median {statistics.median(ratios):.2f}, "
           f"max {max(ratios):.2f}; within 2×: {sum(r <= 2 for r in ratios)}")
 

@@ -75,7 +75,7 @@ def _text(name: str) -> str:
 
 
 def imported(tmp_path, name: str, **kwargs) -> tuple[str, "torch.nn.Module"]:
-    text = import_spec(f"torchvision.models.{name}", kwargs) if kwargs else _text(name)
+    text = import_spec(f"torchvision.models.{name}", kwargs, _input(name)) if kwargs else _text(name)
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
     return str(path), build_model(f"torchvision.models.{name}", kwargs or KWARGS.get(name, {}))
@@ -151,6 +151,15 @@ def test_round_trip_state_dict(tmp_path, name):
         assert torch.allclose(net(x), model(x), atol=1e-5)
 
 
+def test_no_reference_when_modules_are_left_out(tmp_path):
+    # check's reference inception_v3(init_weights=False) keeps AuxLogits, which eval never calls
+    path, model = imported(tmp_path, "inception_v3", init_weights=False)
+    spec = SpecFile(path).model()
+    aux = sum(p.numel() for p in model.AuxLogits.parameters())
+    assert spec.reference is None and f"AuxLogits ({aux:,} parameters) is never called" in spec.notes
+    assert check_paths([path], fast=True).models[0].status is Status.ok
+
+
 def test_names_match_named_modules(tmp_path):
     path, model = imported(tmp_path, "resnet50")
     names = {n.name for n in SpecFile(path).model().nodes}
@@ -200,6 +209,26 @@ class WithInstanceNorm(torch.nn.Module):
 
     def forward(self, x):
         return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(self.norm(self.conv(x)), 1), 1))
+
+
+class WithBias(torch.nn.Module):
+    """A bare parameter added to a map (a learned positional bias): no kind reads it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.pos = torch.nn.Parameter(torch.zeros(8, 8, 8))
+
+    def forward(self, x):
+        return self.conv(x) + self.pos
+
+
+def test_a_bare_parameter_is_unsupported_unless_a_layer_scale(tmp_path):
+    with pytest.raises(ImportFailure, match=r"a parameter or buffer used directly \(pos\) at the model \(1×\)"):
+        import_spec("test_import:WithBias", input_shape=(3, 8, 8))
+    path = tmp_path / "net.yaml"
+    path.write_text(import_spec("test_import:WithBias", input_shape=(3, 8, 8), allow_unsupported=True))
+    assert [row.kind for row in cnntool.analyze(SpecFile(path).model()).layers] == ["input", "conv", "opaque"]
 
 
 def test_allow_unsupported_writes_opaque(tmp_path):

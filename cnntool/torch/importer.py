@@ -236,7 +236,8 @@ class _Walk:
             self.unsupported[(what, where)] += 1
             return
         shape = _shape(node) or _shape(next(iter(node.users), node))
-        ins = tuple(self.ref(a) for a in node.all_input_nodes if self.alias.get(a.name, a.name) != "")
+        ins = tuple(self.ref(a) for a in node.all_input_nodes
+                    if a.op != "get_attr" and self.alias.get(a.name, a.name) != "")
         if not shape or not ins:
             self.unsupported[(what + " (no tensor shape to stand in for)", where)] += 1
             return
