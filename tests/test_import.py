@@ -8,6 +8,7 @@ model with CNNTOOL_SLOW=1.
 """
 import functools
 import os
+import re
 
 import pytest
 import typer
@@ -229,6 +230,38 @@ def test_a_bare_parameter_is_unsupported_unless_a_layer_scale(tmp_path):
     path = tmp_path / "net.yaml"
     path.write_text(import_spec("test_import:WithBias", input_shape=(3, 8, 8), allow_unsupported=True))
     assert [row.kind for row in cnntool.analyze(SpecFile(path).model()).layers] == ["input", "conv", "opaque"]
+
+
+class ChannelsLast(torch.nn.Module):
+    """ConvNeXt's pattern (permute, LayerNorm, Linear, permute back), and the calls that break it."""
+
+    def __init__(self, wrong: str = ""):
+        super().__init__()
+        self.wrong = wrong
+        self.norm, self.fc, self.conv = torch.nn.LayerNorm(3), torch.nn.Linear(3, 6), torch.nn.Conv2d(6, 6, 1)
+
+    def forward(self, x):
+        if self.wrong == "norm over W":
+            return self.norm(x)
+        y = self.fc(self.norm(x.permute(0, 2, 3, 1)))
+        if self.wrong == "conv on NHWC":
+            return self.conv(y)
+        return self.conv(y.permute(0, 3, 1, 2) if self.wrong != "other permute" else y.permute(0, 3, 2, 1))
+
+
+@pytest.mark.parametrize("wrong, message", [
+    ("norm over W", "layernorm over the last dim (W) of an NCHW map at norm"),
+    ("conv on NHWC", "conv on a channels-last map at conv"),
+    ("other permute", "permute[0, 3, 2, 1] (only NCHW ↔ NHWC) at the model")])
+def test_channels_last(tmp_path, wrong, message):
+    path = tmp_path / "net.yaml"
+    path.write_text(import_spec("test_import:ChannelsLast", input_shape=(3, 3, 3)))
+    model = SpecFile(path).model()
+    assert [(n.kind, n.layer.pointwise if n.kind == "linear" else None) for n in model.nodes if n.layer] == \
+        [("layernorm", None), ("linear", True), ("conv", None)]
+    assert cnntool.analyze(model).totals.params == sum(p.numel() for p in ChannelsLast().parameters())
+    with pytest.raises(ImportFailure, match=re.escape(message)):
+        import_spec("test_import:ChannelsLast", {"wrong": wrong}, input_shape=(3, 3, 3))
 
 
 def test_allow_unsupported_writes_opaque(tmp_path):
