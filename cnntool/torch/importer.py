@@ -136,6 +136,11 @@ def _shapes(gm: fx.GraphModule, x: torch.Tensor) -> None:
         pass
 
 
+def _reads_shape(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """Does the rule for this call read a shape (import_map.SHAPED: by call or module class)?"""
+    return node.target in SHAPED or node.op == "call_module" and type(gm.get_submodule(str(node.target))) in SHAPED
+
+
 def _scopes(node: fx.Node) -> tuple[list[str], dict[str, str]]:
     """Enclosing module paths (a second call of one module gets `_1`) and their class names."""
     paths, classes = [], {}
@@ -271,8 +276,7 @@ def import_model(target: str, kwargs: dict[str, Any] | None = None,
     model = build_model(target, kwargs)
     x = torch.empty(1, *input_shape, device="meta")
     gm = trace(model)
-    if allow_unsupported or any(n.target in SHAPED or (n.op == "call_module" and type(gm.get_submodule(n.target))
-                                                       in SHAPED) for n in gm.graph.nodes):
+    if allow_unsupported or any(_reads_shape(gm, n) for n in gm.graph.nodes):
         _shapes(gm, x)  # (a meta forward of BN is not free: only when a rule reads shapes)
     walk = _Walk(gm, allow_unsupported)
     output = walk.run()
