@@ -3,8 +3,9 @@
 Every expected number is measured on the real model in the test itself (sum of parameters,
 torch.utils.flop_counter.FlopCounterMode / 2 for conv/linear MACs, the output of a forward) or
 read from torchvision's installed weights metadata (`num_params`, `_ops`), never typed in.
-The full `cnntool check` (fvcore on a CPU forward) runs for resnet18 by default and for every
-model with CNNTOOL_SLOW=1.
+Every torchvision CNN is imported and compared (the 15 of MODELS by default, the rest marked
+slow); the full `cnntool check` (fvcore on a CPU forward) runs for resnet18 by default and for
+all of MODELS with CNNTOOL_SLOW=1.
 """
 import functools
 import os
