@@ -85,6 +85,21 @@ def test_linear_needs_flat_input():
         out(REGISTRY["linear"](out=10), (3, 4, 4))
 
 
+def test_pointwise_linear_is_a_1x1_conv_with_linear_weights():
+    torch = pytest.importorskip("torch")
+    linear, one = REGISTRY["linear"](out=6, pointwise=True), conv(out=6, kernel=(1, 1))
+    io = Io(((4, 5, 7),), (6, 5, 7))
+    assert out(linear, (4, 5, 7)) == out(one, (4, 5, 7)) == (6, 5, 7)
+    assert (linear.params(io), linear.macs(io), linear.ops(io)) == (one.params(io), one.macs(io), one.ops(io))
+    module = linear.build(io)
+    assert tuple(module.weight.shape) == (6, 4)  # nn.Linear's, so its state_dict loads
+    x = torch.randn(2, 4, 5, 7)
+    want = torch.nn.functional.conv2d(x, module.weight[:, :, None, None], module.bias)
+    assert torch.allclose(module(x), want, atol=1e-6)
+    with pytest.raises(LayerError, match=r"\(C, H, W\)"):
+        out(linear, (4,))
+
+
 def test_add_and_concat_shapes():
     assert out(REGISTRY["concat"](), (64, 28, 28), (128, 28, 28), (32, 28, 28)) == (224, 28, 28)
     with pytest.raises(LayerError, match="channels don't match"):

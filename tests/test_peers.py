@@ -22,6 +22,8 @@ KINDS = {
     "conv-groups-nobias": "input: [4, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3, groups: 2, bias: false}\n",
     "deconv": "input: [3, 8, 8]\nlayers:\n  - deconv: {out: 4, kernel: 3, stride: 2}\n",
     "linear": "input: [3, 4, 4]\nlayers:\n  - flatten\n  - linear: 5\n  - linear: {out: 2, bias: false}\n",
+    "linear-pointwise": ("input: [4, 8, 8]\nlayers:\n  - linear: {out: 6, pointwise: true}\n"
+                         "  - linear: {out: 3, pointwise: true, bias: false}\n"),
     "bn": "input: [3, 8, 8]\nlayers:\n  - bn\n  - bn: {affine: false}\n",
     "activations": "input: [3, 8, 8]\nlayers:\n  - relu\n  - leakyrelu\n  - elu\n  - tanh\n  - sigmoid\n",
     "softmax": "input: [3, 8, 8]\nlayers:\n  - softmax\n",

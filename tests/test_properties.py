@@ -161,7 +161,7 @@ def channel_split(draw, shape, new, prev):
         a = {"slice": {"start": 0, "stop": c}, "name": a["name"]}
     conv_ = {"conv": {"out": draw(st.integers(1, 3)), "kernel": 1}, "name": new()}
     joined = {"concat": [a["name"], conv_["name"]], "name": new()}
-    groups = draw(st.sampled_from(divisors(c + conv_["conv"]["out"] - cut)))
+    groups = draw(st.sampled_from(divisors((cut or c) + conv_["conv"]["out"])))  # the concat's channels
     return [a, b, conv_, joined, {"shuffle": groups, "name": new()}]
 
 
@@ -192,6 +192,8 @@ MOTIFS = {
     "flatten": (MAP, None, simple("flatten"), {"flatten"}),
     "linear": (FLAT, None, simple("linear", st.fixed_dictionaries(
         {"out": st.integers(1, 12), "bias": st.booleans()})), {"linear"}),
+    "linear-pointwise": (MAP, None, simple("linear", st.fixed_dictionaries(
+        {"out": st.integers(1, 12), "bias": st.booleans(), "pointwise": st.just(True)})), {"linear"}),
     "bn1d": (FLAT, None, simple("bn"), {"bn"}),
     "rbf": (FLAT, None, simple("rbf", st.integers(1, 6)), {"rbf"}),
     "unflatten": (FLAT, None, unflatten, {"unflatten"}),

@@ -24,6 +24,7 @@ from ..files import write_output
 from ..graph import INPUT, Model, at_input
 from ..layers import Io, Ref
 from ..analysis.report import Report
+from .ops import own_keys_as_gamma
 
 __all__ = ["build", "node_ios", "SpecNet", "Scope", "initialise", "export_program", "export_onnx",
            "ForwardError", "materialise", "module_sizes", "layer_shapes", "fvcore_counts"]
@@ -60,6 +61,7 @@ class SpecNet(nn.Module):
             mount(self, step.name, step.module)
         for key, module in (idle or {}).items():  # nodes the output does not need: held, never run
             mount(self, key, module)
+        self.register_load_state_dict_pre_hook(own_keys_as_gamma)  # layer scales' state_dict keys
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         values = {INPUT: x}

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-SHAPED = ("chunk",)  # calls whose rule reads the input's shape (the importer runs ShapeProp first)
+SHAPED = ("chunk", nn.LayerNorm)  # calls (or module classes) whose rule reads an input's shape:
+# the importer runs ShapeProp first (chunk's channels; nn.LayerNorm must see a vector or NHWC map)
 
 __all__ = ["SHAPED", "Mapped", "Unsupported", "IDENTITY", "map_module", "map_function", "MODULES", "FUNCTIONS"]
 
@@ -32,6 +33,9 @@ class Mapped:
     fields: dict[str, Any] = field(default_factory=dict)
     inputs: tuple[Any, ...] = ()  # fx nodes; () means the call's first argument
     then: str = ""  # a second kind applied to the result (x.mean([2, 3]): globalavgpool, flatten)
+    name: str | None = None  # the node's name, for a call that stands for a module's attribute
+    last: bool | None = None  # a permute: True to channels-last (N, H, W, C), False back to NCHW
+    last_dim: bool = False  # works on the last dim (nn.Linear, nn.LayerNorm): per position on NHWC
 
 
 MODULES: dict[type, Callable[[nn.Module], Mapped]] = {}
@@ -82,6 +86,11 @@ def _arg(node: fx.Node, index: int, name: str, default: Any = None) -> Any:
     return node.args[index] if len(node.args) > index else node.kwargs.get(name, default)
 
 
+def _args(node: fx.Node, *named: tuple[str, Any]) -> list[Any]:
+    """The arguments after the input, by position or keyword, in the order of ``named``."""
+    return [_arg(node, i, name, default) for i, (name, default) in enumerate(named, start=1)]
+
+
 def _need(ok: bool, what: str) -> None:
     if not ok:
         raise Unsupported(what)
@@ -115,20 +124,31 @@ def _bn(m: nn.BatchNorm2d) -> Mapped:
 
 @on_module(nn.Linear)
 def _linear(m: nn.Linear) -> Mapped:
-    return Mapped("linear", {"out": m.out_features, "bias": m.bias is not None})
+    return Mapped("linear", {"out": m.out_features, "bias": m.bias is not None}, last_dim=True)
 
 
 @on_module(nn.MaxPool2d, nn.AvgPool2d)
 def _pool(m: nn.MaxPool2d) -> Mapped:
     if isinstance(m, nn.MaxPool2d):
-        _need(pair(m.dilation) == 1 and not m.return_indices, "MaxPool2d with dilation or return_indices")
-    else:
-        _need(m.count_include_pad and m.divisor_override is None,
-              "AvgPool2d with count_include_pad=False or divisor_override")
-    kernel, stride = pair(m.kernel_size), pair(m.stride or m.kernel_size)
-    return Mapped("maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool",
-                  {"kernel": kernel, "stride": None if stride == kernel else stride,
-                   "padding": pair(m.padding), "ceil_mode": m.ceil_mode})
+        return _maxpool(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices)
+    return _avgpool(m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override)
+
+
+def _maxpool(kernel, stride, padding, dilation, ceil_mode, return_indices) -> Mapped:
+    _need(pair(dilation) == 1 and not return_indices, "max pooling with dilation or return_indices")
+    return _pooled("maxpool", kernel, stride, padding, ceil_mode)
+
+
+def _avgpool(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override) -> Mapped:
+    _need(count_include_pad and divisor_override is None,
+          "average pooling with count_include_pad=False or divisor_override")
+    return _pooled("avgpool", kernel, stride, padding, ceil_mode)
+
+
+def _pooled(kind: str, kernel, stride, padding, ceil_mode) -> Mapped:
+    kernel, stride = pair(kernel), pair(stride or kernel)  # stride None (or []): the kernel
+    return Mapped(kind, {"kernel": kernel, "stride": None if stride == kernel else stride,
+                         "padding": pair(padding), "ceil_mode": ceil_mode})
 
 
 @on_module(nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
@@ -226,6 +246,18 @@ def _sigmoid_call(node: fx.Node) -> Mapped:
 @on_call(F.dropout)
 def _dropout_call(node: fx.Node) -> Mapped:
     return Mapped("dropout", {"p": _arg(node, 1, "p", 0.5)})
+
+
+@on_call(F.max_pool2d)
+def _maxpool_call(node: fx.Node) -> Mapped:  # Inception-v3's grid reductions
+    return _maxpool(*_args(node, ("kernel_size", None), ("stride", None), ("padding", 0), ("dilation", 1),
+                           ("ceil_mode", False), ("return_indices", False)))
+
+
+@on_call(F.avg_pool2d)
+def _avgpool_call(node: fx.Node) -> Mapped:  # Inception-v3's pool branches
+    return _avgpool(*_args(node, ("kernel_size", None), ("stride", None), ("padding", 0), ("ceil_mode", False),
+                           ("count_include_pad", True), ("divisor_override", None)))
 
 
 @on_call(F.adaptive_avg_pool2d)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .import_map import IDENTITY, Mapped, _arg, _need, on_call, on_module
+from .import_map import IDENTITY, Mapped, Unsupported, _arg, _need, on_call, on_module
 
 
 @on_module(nn.ReLU6, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Mish)
@@ -35,7 +35,39 @@ for _kind, _function in (("relu6", F.relu6), ("silu", F.silu), ("hardswish", F.h
 def _mul(node: fx.Node) -> Mapped:
     a, b = node.args[:2]
     _need(isinstance(a, fx.Node) and isinstance(b, fx.Node), "multiply by a constant")
+    if a.op == "get_attr" or b.op == "get_attr":
+        return _layer_scale(node, *((a, b) if a.op == "get_attr" else (b, a)))
     return Mapped("mul", inputs=(a, b))
+
+
+def _layer_scale(node: fx.Node, attr: fx.Node, x: fx.Node) -> Mapped:
+    """γ · x with a bare (C, 1, 1) parameter γ (ConvNeXt's CNBlock.layer_scale): `layerscale`,
+    named as the attribute so that its state_dict key is the model's. γ's value is not known on
+    meta; the kind's default init, 1e-6, is ConvNeXt's (torchvision's `layer_scale` argument)."""
+    try:
+        gamma = node.graph.owning_module.get_parameter(str(attr.target))
+    except AttributeError:
+        raise Unsupported(f"a multiply by a buffer ({attr.target})") from None
+    _need(gamma.dim() == 3 and tuple(gamma.shape[1:]) == (1, 1) and x.op != "get_attr",
+          f"a multiply by a parameter of shape {list(gamma.shape)} ({attr.target}), not (C, 1, 1)")
+    return Mapped("layerscale", inputs=(x,), name=str(attr.target).rpartition(".")[2])
+
+
+@on_module(nn.LayerNorm)
+def _layernorm(m: nn.LayerNorm) -> Mapped:
+    """Over the last dim: a vector's features, or the channels of a channels-last map (ConvNeXt)."""
+    _need(len(m.normalized_shape) == 1, f"LayerNorm over the last {len(m.normalized_shape)} dims")
+    _need(m.bias is not None or not m.elementwise_affine, "LayerNorm with a scale but no bias")
+    return Mapped("layernorm", {"eps": m.eps, "affine": m.elementwise_affine}, last_dim=True)
+
+
+@on_call(torch.permute, "permute")
+def _permute(node: fx.Node) -> Mapped:
+    """NCHW ↔ NHWC writes no node: the calls between are per position (cnntool.torch.import_layout)."""
+    dims = node.args[1:] if node.op == "call_method" and len(node.args) > 2 else _arg(node, 1, "dims")
+    dims = tuple(d % 4 for d in dims) if all(isinstance(d, int) for d in dims) else None
+    _need(dims in ((0, 2, 3, 1), (0, 3, 1, 2)), f"permute{list(dims or [])} (only NCHW ↔ NHWC)")
+    return Mapped(IDENTITY, last=dims == (0, 2, 3, 1))
 
 
 @on_module(nn.GroupNorm)

@@ -30,7 +30,9 @@ def _head(im: Imported) -> dict[str, Any]:
     from ..check.torch_steps import REFERENCE, REFERENCE_KWARGS
     name = im.target.replace(":", ".").rpartition(".")[2]
     reference = "torchvision.models." + name
-    same = im.target == reference and im.kwargs == REFERENCE_KWARGS.get(name, {}) and REFERENCE.match(reference)
+    # `cnntool check` compares the reference's parameters, all of them: none may be left out
+    same = (im.target == reference and im.kwargs == REFERENCE_KWARGS.get(name, {}) and REFERENCE.match(reference)
+            and not im.unused)
     notes = [f"{n} ({p:,} parameters) is never called by the traced forward, so it is left out"
              for n, p in im.unused.items()]
     notes += [f"{len(im.opaque)} calls have no layer kind and are `opaque` nodes (not counted); "

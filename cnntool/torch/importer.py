@@ -24,6 +24,7 @@ from torch import fx, nn
 
 from ..spec.writer import Op
 from .meta import weights_on_meta
+from .import_layout import relayout
 from .import_map import IDENTITY, MODULES, SHAPED, WRAPPED, Mapped, Unsupported, map_function, map_module
 
 __all__ = ["Imported", "ImportFailure", "load_callable", "build_model", "import_model", "trace",
@@ -135,6 +136,11 @@ def _shapes(gm: fx.GraphModule, x: torch.Tensor) -> None:
         pass
 
 
+def _reads_shape(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """Does the rule for this call read a shape (import_map.SHAPED: by call or module class)?"""
+    return node.target in SHAPED or node.op == "call_module" and type(gm.get_submodule(str(node.target))) in SHAPED
+
+
 def _scopes(node: fx.Node) -> tuple[list[str], dict[str, str]]:
     """Enclosing module paths (a second call of one module gets `_1`) and their class names."""
     paths, classes = [], {}
@@ -163,10 +169,13 @@ class _Walk:
         self.opaque: list[str] = []
         self.failed: set[str] = set()  # unsupported calls (their getitems are folded into them)
         self.calls: Counter = Counter()
+        self.last: set[str] = set()  # fx nodes whose value is channels-last (import_layout)
 
     def ref(self, value: Any) -> str:
         if not isinstance(value, fx.Node):
             raise Unsupported("a constant where a tensor was expected")
+        if value.op == "get_attr":
+            raise Unsupported(f"a parameter or buffer used directly ({value.target})")
         return self.alias.get(value.name, value.name)
 
     def run(self) -> str:
@@ -198,9 +207,14 @@ class _Walk:
                 isinstance(node.args[0], fx.Node) and self.ref(node.args[0]) in self.failed:
             self.alias[node.name] = self.ref(node.args[0])  # (out, weights)[0] of an unsupported call
             return
+        if node.op == "get_attr":  # a bare parameter: the rule of the call that reads it maps it
+            self.calls[str(node.target)] += 1  # (layer scale); its parameter is used
+            return
         try:
             mapped = self.map(node)
-            inputs = tuple(self.ref(a) for a in mapped.inputs or node.args[:1])
+            args = mapped.inputs or node.args[:1]
+            mapped = relayout(node, mapped, args, self.last)
+            inputs = tuple(self.ref(a) for a in args)
         except Unsupported as exc:
             self.unsupported_op(node, str(exc), where, scope, name)
             return
@@ -208,7 +222,7 @@ class _Walk:
             self.alias[node.name] = inputs[0]
             return
         first = f"{node.name}:{mapped.kind}" if mapped.then else node.name
-        self.ops.append(Op(first, mapped.kind, mapped.fields, inputs, tuple(scope), name))
+        self.ops.append(Op(first, mapped.kind, mapped.fields, inputs, tuple(scope), mapped.name or name))
         if mapped.then:
             self.ops.append(Op(node.name, mapped.then, {}, (first,), tuple(scope), None))
 
@@ -219,8 +233,6 @@ class _Walk:
             if self.calls[str(node.target)] > 1 and any(True for _ in module.parameters()):
                 raise Unsupported("a module with weights called twice (shared weights)")
             return map_module(module)
-        if node.op == "get_attr":
-            raise Unsupported(f"a parameter or buffer used directly ({node.target})")
         return map_function(node)
 
     def unsupported_op(self, node: fx.Node, what: str, where: str, scope: list[str], name: str | None) -> None:
@@ -229,7 +241,8 @@ class _Walk:
             self.unsupported[(what, where)] += 1
             return
         shape = _shape(node) or _shape(next(iter(node.users), node))
-        ins = tuple(self.ref(a) for a in node.all_input_nodes if self.alias.get(a.name, a.name) != "")
+        ins = tuple(self.ref(a) for a in node.all_input_nodes
+                    if a.op != "get_attr" and self.alias.get(a.name, a.name) != "")
         if not shape or not ins:
             self.unsupported[(what + " (no tensor shape to stand in for)", where)] += 1
             return
@@ -251,7 +264,7 @@ def _unused(model: nn.Module, called: set[str]) -> dict[str, int]:
     unused: Counter = Counter()
     for name, p in model.named_parameters():
         owner = name.rpartition(".")[0]
-        if owner not in called:
+        if owner not in called and name not in called:  # (a module, or a parameter read directly)
             unused[owner.partition(".")[0] or owner] += p.numel()
     return dict(unused)
 
@@ -263,7 +276,7 @@ def import_model(target: str, kwargs: dict[str, Any] | None = None,
     model = build_model(target, kwargs)
     x = torch.empty(1, *input_shape, device="meta")
     gm = trace(model)
-    if allow_unsupported or any(n.target in SHAPED for n in gm.graph.nodes):
+    if allow_unsupported or any(_reads_shape(gm, n) for n in gm.graph.nodes):
         _shapes(gm, x)  # (a meta forward of BN is not free: only when a rule reads shapes)
     walk = _Walk(gm, allow_unsupported)
     output = walk.run()

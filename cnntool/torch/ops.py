@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Sum", "Product", "ChannelSlice", "LayerScale", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
+__all__ = ["Sum", "Product", "PointwiseLinear", "ChannelSlice", "LayerScale", "own_keys_as_gamma", "Concat", "CenterCrop", "MaxUnpool", "ShortcutA"]
 
 
 class Sum(nn.Module):
@@ -33,6 +33,14 @@ class Product(nn.Module):
         return out
 
 
+class PointwiseLinear(nn.Linear):
+    """nn.Linear at every position of an (N, C, H, W) map, as torchvision's ConvNeXt applies it
+    to channels-last maps (its weight is (out, in), so an nn.Linear's state_dict loads)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+
+
 class ChannelSlice(nn.Module):
     """Channels start:stop of the input (`slice`)."""
 
@@ -48,14 +56,29 @@ class ChannelSlice(nn.Module):
 
 
 class LayerScale(nn.Module):
-    """γ·x with a learned γ per channel, shaped (C, 1, 1) on maps as ConvNeXt's CNBlock holds it."""
+    """γ·x with a learned γ per channel, shaped (C, 1, 1) on maps as ConvNeXt's CNBlock holds it.
+    Its state_dict key is the module's own name (`….layer_scale`, not `….layer_scale.gamma`), as
+    CNBlock's bare `layer_scale` parameter is, so torchvision's ConvNeXt weights load strictly."""
 
     def __init__(self, shape: tuple[int, ...], init: float):
         super().__init__()
         self.gamma = nn.Parameter(torch.full((shape[0],) + (1,) * (len(shape) - 1), float(init)))
+        self.register_state_dict_post_hook(_gamma_as_own_key)  # loading: `own_keys_as_gamma`
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.gamma * x
+
+
+def _gamma_as_own_key(module: nn.Module, state: dict, prefix: str, local_metadata: dict) -> None:
+    state[prefix[:-1]] = state.pop(prefix + "gamma")
+
+
+def own_keys_as_gamma(root: nn.Module, state: dict, prefix: str, *_) -> None:
+    """A load_state_dict pre-hook of the model: each LayerScale's key `name` → `name.gamma`.
+    On the model, as torch gives a child only the keys under `name.`."""
+    for name, module in root.named_modules(prefix=prefix[:-1]):
+        if isinstance(module, LayerScale) and name in state:
+            state[name + ".gamma"] = state.pop(name)
 
 
 class Concat(nn.Module):
