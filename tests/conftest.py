@@ -4,6 +4,9 @@ import os
 # imported; subprocesses inherit it) keeps them reproducible on any machine, and on a busy 2-core
 # machine OpenMP's second thread made each model's first CPU forward 3-6x slower (measured).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Tests choose their own widths: a COLUMNS exported by the shell (or set in pytest-xdist's workers)
+# would narrow every piped table (cnntool honours it) and fold the texts they look for.
+os.environ.pop("COLUMNS", None)
 
 import pytest
 
