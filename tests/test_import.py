@@ -290,6 +290,11 @@ def test_cli_errors_exit_2(tmp_path):
         result = invoke("import", target, "-i", "3,8,8", "-o", str(tmp_path / "x.yaml"))
         assert result.exit_code == 2, (target, result.output)
         assert message in result.output and "Traceback" not in result.output
+    # the options: named as typed, and an input the spec reader would refuse is refused first
+    for args, message in [(["-a", "x"], "--arg: error: --arg takes key=value, got 'x'"),
+                          (["-i", "3,99999999,8"], "--input: error: --input 3,99999999,8 is over the limit of")]:
+        result = invoke("import", "torchvision.models.resnet18", *args, "-o", str(tmp_path / "x.yaml"))
+        assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "x.yaml").exists()
 
 

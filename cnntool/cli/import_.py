@@ -29,7 +29,7 @@ def import_command(
     from ..spec.file import parse_overrides
     from .main import emit, parse_shape
     with guard(_failure_type()):
-        kwargs = parse_overrides(arg or [])
+        kwargs = parse_overrides(arg or [], "--arg")
         shape = parse_shape(input_)
         from ..torch.import_spec import import_spec
         text = import_spec(target, kwargs, shape, allow_unsupported)

@@ -20,6 +20,7 @@ from rich.console import Console
 from .. import __version__
 from ..analysis.analyze import analyze, collapse
 from ..errors import Loc, SpecError
+from ..layers.base import MAX_DIM
 from ..files import check_writable, write_output
 from .exits import CliGroup, guard, stderr_console, stdout_console
 from ..spec.expand import suggest
@@ -76,6 +77,8 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
         raise SpecError(f"--input takes C,H,W as integers, got {text!r}", Loc("--input", 0, 0)) from None
     if len(shape) not in (1, 3) or min(shape) <= 0:
         raise SpecError(f"--input takes C,H,W of positive integers, got {text!r}", Loc("--input", 0, 0))
+    if max(shape) > MAX_DIM:  # the spec reader's limit, so that nothing downstream sees a larger one
+        raise SpecError(f"--input {text} is over the limit of {MAX_DIM:,} per dimension", Loc("--input", 0, 0))
     return shape
 
 
@@ -98,7 +101,8 @@ def load_report(ref: str, batch: int = 1, input_shape: str | None = None, sets: 
         model = resolve(ref).model(parse_overrides(sets or []), parse_shape(input_shape))
         return model, analyze(model, batch, dtype_bytes=BYTES[dtype])
     except SpecError as exc:
-        if sets or input_shape:  # the spec line may be fine: the value came from the command line
+        if (sets or input_shape) and not exc.loc.file.startswith("--"):  # the spec line may be fine:
+            # the value came from the command line (an error in the option itself already names it)
             given = " ".join([f"--set {s}" for s in sets or []] + ([f"--input {input_shape}"] if input_shape else []))
             exc.hint = "; ".join(h for h in (exc.hint, f"with {given}") if h)
         raise

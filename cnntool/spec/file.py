@@ -219,15 +219,16 @@ def _literal_names(doc: LocMap) -> dict[str, Loc]:
     return found
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``--set depth=50 variant=v1``: values are read as YAML scalars (50 is an int)."""
+def parse_overrides(pairs: list[str], option: str = "--set") -> dict[str, Any]:
+    """``--set depth=50 variant=v1``: values are read as YAML scalars (50 is an int); errors name
+    ``option`` (`cnntool import` reads its ``--arg`` pairs here too)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"--set takes key=value, got {pair!r}", Loc("--set", 0, 0))
+            raise SpecError(f"{option} takes key=value, got {pair!r}", Loc(option, 0, 0))
         # the spec reader's rules: plain data, bounded integers, no control characters
-        out[key.strip()] = load_yaml("--set", value, display="--set") if value.strip() else None
+        out[key.strip()] = load_yaml(option, value, display=option) if value.strip() else None
     return out
 
 
