@@ -207,3 +207,30 @@ def test_rows_sum_to_the_saved_total():
     t = training(cnntool.load("googlenet"), 4, Optimizer.sgd)
     assert sum(r.saved_bytes for r in t.rows) == t.saved_total
     assert sum(r.backward_macs for r in t.rows) == t.report.totals.backward_macs
+
+
+# one layer's backward on CPU: the gradients it makes plus its oneDNN copies (the largest
+# stage), against the allocator; shapes oneDNN handles differently (below) are in the docs
+WORKSPACE = [  # (kind, fields, input shape, input needs a gradient)
+    ("conv", dict(out=64, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True),
+    ("conv", dict(out=120, kernel=(5, 5)), (16, 5, 5), True),  # LeNet-5's C5: channels pad to 128
+    ("conv", dict(out=32, kernel=(3, 3), padding=(1, 1), groups=32), (32, 28, 28), True),  # depthwise
+    ("conv", dict(out=64, kernel=(7, 7), stride=(2, 2), padding=(3, 3)), (3, 64, 64), False),  # the image's
+    ("deconv", dict(out=32, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True),
+]
+
+
+@pytest.mark.parametrize("kind,fields,shape,grad_in", WORKSPACE)
+def test_cpu_backward_workspace_matches_the_allocator(kind, fields, shape, grad_in):
+    from cnntool.bench.trainstep import allocator_peak
+    layer = REGISTRY[kind](**fields)
+    io = Io((shape,))
+    io = Io(io.ins, layer.out_shape(io))
+    module = layer.build(io)
+    x = torch.randn(2, *shape, requires_grad=grad_in)
+    y = module(x)
+    grad = torch.randn_like(y)
+    made = 4 * (2 * x[0].numel() * grad_in + layer.params(io))  # its input's and parameters' gradients
+    stages = [sum(e.elements * 4 * (2 if e.per_sample else 1) for e in s) for s in layer.cpu_backward_workspace(io)]
+    measured = allocator_peak(lambda: y.backward(grad))
+    assert made + max(stages) == pytest.approx(measured, rel=0.01)

@@ -75,7 +75,7 @@ class TrainRow:
 
 # the terms of the peak, in the order the tables show them
 TERMS = ("params", "buffers", "optimizer_state", "input", "saved", "forward_temporary",
-         "activation_grads", "param_grads", "optimizer_temporary")
+         "activation_grads", "param_grads", "backward_workspace", "optimizer_temporary")
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,11 @@ class _Plan:
         self.const = {"params": Bytes(0, 4 * params), "buffers": Bytes(0, 4 * report.totals.buffers),
                       "optimizer_state": Bytes(0, 4 * STATE_TENSORS[optimizer] * params),
                       "input": Bytes(report.layers[0].elements * 4, 0)}
+        self.workspace: dict[int, list[Bytes]] = {}  # instant -> alternatives (the largest counts)
         self._activations()
         self._param_grads(optimizer, device)
+        if device == "cpu":
+            self._workspace()
 
     # -- building the intervals --------------------------------------------------------------
     def _add(self, term: str, start: int, end: int, size: Bytes) -> None:
@@ -175,9 +178,7 @@ class _Plan:
                 keys.append(self._extra(sizes, born, f"{node.name}:weights", Bytes(0, 2 * row.params), i))
                 what.append("weight copy")
             for k, extra in enumerate(saved.extra):
-                nbytes = extra.elements * (extra.itemsize or act)
-                size = Bytes(nbytes, 0) if extra.per_sample else Bytes(0, nbytes)
-                keys.append(self._extra(sizes, born, f"{node.name}:{k}", size, i))
+                keys.append(self._extra(sizes, born, f"{node.name}:{k}", self._bytes(extra), i))
             what += [f"{len(saved.extra)} more"] if saved.extra else []
             self.keeps[node.name] = " + ".join(what)
             for key in keys:
@@ -188,6 +189,18 @@ class _Plan:
                 savers.setdefault(key, []).append(i)
         self._lifetimes(sizes, born, savers, last_read)
         self._grads(base, last_read)
+
+    def _bytes(self, extra) -> Bytes:
+        nbytes = extra.elements * (extra.itemsize or self.precision.act_bytes)
+        return Bytes(nbytes, 0) if extra.per_sample else Bytes(0, nbytes)
+
+    def _workspace(self) -> None:
+        """What each layer's CPU backward holds besides its gradients (oneDNN's copies), at that
+        backward's instant: the largest of the kind's alternatives."""
+        for i, node in enumerate(self.nodes[1:], 1):
+            stages = node.layer.cpu_backward_workspace(self._io(node))
+            if stages:
+                self.workspace[self._back(i)] = [sum(map(self._bytes, stage), Bytes()) for stage in stages]
 
     def _extra(self, sizes: dict, born: dict, key: str, size: Bytes, i: int) -> str:
         if key not in sizes:
@@ -236,14 +249,17 @@ class _Plan:
 
     # -- reading the timeline -----------------------------------------------------------------
     def _instants(self):
-        """(time, {term: Bytes}) for every instant of the step."""
+        """(time, {term: Bytes}) for every instant of the step; an instant whose workspace has
+        alternatives once per alternative (the peak takes the largest, the batch search all)."""
         running = {term: [0, 0] for term in TERMS}
         for t in range(1, 2 * self.L + 2):
             for term in TERMS:
                 d = self.diff[term][t]
                 running[term][0] += d[0]
                 running[term][1] += d[1]
-            yield t, {term: self.const.get(term, Bytes()) + Bytes(*running[term]) for term in TERMS}
+            terms = {term: self.const.get(term, Bytes()) + Bytes(*running[term]) for term in TERMS}
+            for stage in self.workspace.get(t, (Bytes(),)):
+                yield t, {**terms, "backward_workspace": stage}
 
     def peak(self, batch: int) -> tuple[int, dict[str, int]]:
         best = max(self._instants(), key=lambda item: sum(b.at(batch) for b in item[1].values()))
