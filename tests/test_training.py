@@ -194,12 +194,13 @@ def test_autocast_halves_activations_and_adds_weight_copies():
     assert bf16.saved_total < 0.6 * fp32.saved_total
 
 
-def test_batch_search_is_the_largest_batch_that_fits():
+@pytest.mark.parametrize("device", ["cuda", "cpu"])  # cpu: the workspace's stages, each a constraint
+def test_batch_search_is_the_largest_batch_that_fits(device):
     model = cnntool.load("resnet18")
     budget = 3 * 2**30
-    best = max_batch(model, budget, Optimizer.adam)
-    assert training(model, best, Optimizer.adam).peak_bytes <= budget
-    assert training(model, best + 1, Optimizer.adam).peak_bytes > budget
+    best = max_batch(model, budget, Optimizer.adam, device=device)
+    assert training(model, best, Optimizer.adam, device=device).peak_bytes <= budget
+    assert training(model, best + 1, Optimizer.adam, device=device).peak_bytes > budget
     assert max_batch(model, 2**20, Optimizer.adam) == 0  # the weights alone exceed 1 MiB
 
 
