@@ -235,3 +235,19 @@ def test_cpu_backward_workspace_matches_the_allocator(kind, fields, shape, grad_
     stages = [sum(e.elements * 4 * (2 if e.per_sample else 1) for e in s) for s in layer.cpu_backward_workspace(io)]
     measured = allocator_peak(lambda: y.backward(grad))
     assert made + max(stages) == pytest.approx(measured, rel=0.01)
+
+
+def test_a_branch_the_output_skips_gets_no_gradient_nor_optimizer_state(tmp_path):
+    spec = tmp_path / "side.yaml"  # Inception's auxiliary head in miniature: `from:` skips `side`
+    spec.write_text("name: side\ninput: [3, 12, 12]\nlayers:\n  - {conv: {out: 8, kernel: 3}, name: stem}\n"
+                    "  - {conv: {out: 16, kernel: 3}, name: side}\n  - {conv: {out: 4, kernel: 3}, from: stem}\n")
+    model = cnntool.load(str(spec))
+    predicted = training(model, 2, Optimizer.adam, device="cpu")
+    from cnntool.bench.trainstep import make_optimizer, train_step
+    net = cnntool.build(model).train()
+    opt = make_optimizer(net, "adam")
+    train_step(net, torch.randn(2, 3, 12, 12), opt, contextlib.nullcontext)()
+    state = sum(v.untyped_storage().nbytes() for s in opt.state.values() for v in s.values() if v.dim())
+    grads = {name.split(".")[0]: p.grad for name, p in net.named_parameters()}
+    assert grads["side"] is None and {r.name: r.grad_bytes for r in predicted.rows}["side"] == 0
+    assert predicted.terms["optimizer_state"] == state

@@ -15,7 +15,7 @@ from enum import Enum
 from ..errors import SpecError
 from ..graph import Model
 from ..layers import Io, Ref
-from .analyze import analyze
+from .analyze import analyze, unread_nodes
 from .report import Report
 
 __all__ = ["Optimizer", "Precision", "Bytes", "TrainRow", "Training", "training", "max_batch"]
@@ -102,8 +102,9 @@ def training(model: Model, batch: int = 1, optimizer: Optimizer = Optimizer.sgd,
     plan = _Plan(model, optimizer, precision, device, input_shape)
     when, terms = plan.peak(batch)
     report = analyze(model, batch, input_shape, precision.act_bytes)
+    trained = lambda r: 0 if r.name in plan.unread else r.params  # noqa: E731  (never run: no gradient)
     rows = tuple(TrainRow(r.name, r.kind, plan.keeps.get(r.name, ""), plan.saved_by.get(r.name, Bytes()).at(batch),
-                          4 * r.params, 4 * r.params, 4 * STATE_TENSORS[optimizer] * r.params, r.backward_macs)
+                          4 * r.params, 4 * trained(r), 4 * STATE_TENSORS[optimizer] * trained(r), r.backward_macs)
                  for r in report.layers[1:])
     saved_total = sum(b.at(batch) for b in plan.saved_by.values())
     return Training(report, optimizer, precision, device, rows, sum(terms.values()), plan.label(when),
@@ -134,9 +135,14 @@ class _Plan:
         self.diff = {term: [[0, 0] for _ in range(2 * self.L + 3)] for term in TERMS}
         self.keeps: dict[str, str] = {}
         self.saved_by: dict[str, Bytes] = {}
-        params = sum(r.params for r in report.layers)
-        self.const = {"params": Bytes(0, 4 * params), "buffers": Bytes(0, 4 * report.totals.buffers),
-                      "optimizer_state": Bytes(0, 4 * STATE_TENSORS[optimizer] * params),
+        # the layers the built module runs: one the output does not need (a branch a later
+        # `from:` skips, e.g. Inception's auxiliary head) has parameters but no activations, no
+        # gradients and so no optimizer state (torch.optim skips a parameter whose grad is None)
+        self.unread = set(unread_nodes(model))
+        self.run = [(i, n) for i, n in enumerate(model.nodes[1:], 1) if n.name not in self.unread]
+        trained = sum(self.rows[n.name].params for _, n in self.run)
+        self.const = {"params": Bytes(0, 4 * report.totals.params), "buffers": Bytes(0, 4 * report.totals.buffers),
+                      "optimizer_state": Bytes(0, 4 * STATE_TENSORS[optimizer] * trained),
                       "input": Bytes(report.layers[0].elements * 4, 0)}
         self.workspace: dict[int, list[Bytes]] = {}  # instant -> alternatives (the largest counts)
         self._activations()
@@ -162,7 +168,7 @@ class _Plan:
         savers: dict[str, list[int]] = {}  # storage key -> layers that keep it
         sizes: dict[str, Bytes] = {}
         born: dict[str, int] = {}
-        for i, node in enumerate(self.nodes[1:], 1):
+        for i, node in self.run:
             layer, row = node.layer, self.rows[node.name]
             io = self._io(node)
             base[node.name] = base[node.inputs[0]] if layer.train_view() else node.name
@@ -197,7 +203,7 @@ class _Plan:
     def _workspace(self) -> None:
         """What each layer's CPU backward holds besides its gradients (oneDNN's copies), at that
         backward's instant: the largest of the kind's alternatives."""
-        for i, node in enumerate(self.nodes[1:], 1):
+        for i, node in self.run:
             stages = node.layer.cpu_backward_workspace(self._io(node))
             if stages:
                 self.workspace[self._back(i)] = [sum(map(self._bytes, stage), Bytes()) for stage in stages]
@@ -220,7 +226,7 @@ class _Plan:
     def _grads(self, base: dict, last_read: dict) -> None:
         """The gradient of a node's output lives from the backward of its last reader (where it
         is made, or first accumulated) to its own backward (where it is consumed)."""
-        for i, node in enumerate(self.nodes[1:], 1):
+        for i, node in self.run:
             row = self.rows[node.name]
             if node.layer.train_view() or not (row.grad_in or row.params):
                 continue
@@ -228,16 +234,16 @@ class _Plan:
             self._add("activation_grads", self._back(made), self._back(i), Bytes(row.elements * self.precision.act_bytes, 0))
 
     def _param_grads(self, optimizer: Optimizer, device: str) -> None:
-        biggest = 0
-        for i, node in enumerate(self.nodes[1:], 1):
+        biggest = total = 0
+        for i, node in self.run:
             params = self.rows[node.name].params
+            total += params
             biggest = max(biggest, params)
             if params:
                 self._add("param_grads", self._back(i), 2 * self.L + 1, Bytes(0, 4 * params))
         if STATE_TENSORS[optimizer] == 2:
             # Adam's denominator sqrt(v)/c + ε: foreach kernels (CUDA's default) make one for
             # all parameters at once; the single-tensor loop (CPU's) two per parameter in turn
-            total = sum(r.params for r in self.report.layers)
             temp = 4 * total if device == "cuda" else 8 * biggest
             self._add("optimizer_temporary", 2 * self.L + 1, 2 * self.L + 1, Bytes(0, temp))
 
