@@ -97,7 +97,8 @@ def main() -> None:
     args = ap.parse_args()
     names = args.models or list(zoo())
     print(f"batch {args.batch}, {args.optimizer}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| model | FlopCounterMode | 2×(fwd+bwd MACs) | equal | input | predicted MiB | measured MiB | pred/meas | s |")
+    print("| model | FlopCounterMode | 2×(fwd+bwd MACs) | equal | input | predicted MiB | measured MiB "
+          "| pred/meas | s |")
     print("|---|---:|---:|---|---|---:|---:|---:|---:|", flush=True)
     for name in names:
         t0 = time.perf_counter()
