@@ -194,12 +194,13 @@ def test_autocast_halves_activations_and_adds_weight_copies():
     assert bf16.saved_total < 0.6 * fp32.saved_total
 
 
-def test_batch_search_is_the_largest_batch_that_fits():
+@pytest.mark.parametrize("device", ["cuda", "cpu"])  # cpu: the workspace's stages, each a constraint
+def test_batch_search_is_the_largest_batch_that_fits(device):
     model = cnntool.load("resnet18")
     budget = 3 * 2**30
-    best = max_batch(model, budget, Optimizer.adam)
-    assert training(model, best, Optimizer.adam).peak_bytes <= budget
-    assert training(model, best + 1, Optimizer.adam).peak_bytes > budget
+    best = max_batch(model, budget, Optimizer.adam, device=device)
+    assert training(model, best, Optimizer.adam, device=device).peak_bytes <= budget
+    assert training(model, best + 1, Optimizer.adam, device=device).peak_bytes > budget
     assert max_batch(model, 2**20, Optimizer.adam) == 0  # the weights alone exceed 1 MiB
 
 
@@ -207,3 +208,46 @@ def test_rows_sum_to_the_saved_total():
     t = training(cnntool.load("googlenet"), 4, Optimizer.sgd)
     assert sum(r.saved_bytes for r in t.rows) == t.saved_total
     assert sum(r.backward_macs for r in t.rows) == t.report.totals.backward_macs
+
+
+# one layer's backward on CPU: the gradients it makes plus its oneDNN copies (the largest
+# stage), against the allocator; shapes oneDNN handles differently (below) are in the docs
+WORKSPACE = [  # (kind, fields, input shape, input needs a gradient)
+    ("conv", dict(out=64, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True),
+    ("conv", dict(out=120, kernel=(5, 5)), (16, 5, 5), True),  # LeNet-5's C5: channels pad to 128
+    ("conv", dict(out=32, kernel=(3, 3), padding=(1, 1), groups=32), (32, 28, 28), True),  # depthwise
+    ("conv", dict(out=64, kernel=(7, 7), stride=(2, 2), padding=(3, 3)), (3, 64, 64), False),  # the image's
+    ("deconv", dict(out=32, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True),
+]
+
+
+@pytest.mark.parametrize("kind,fields,shape,grad_in", WORKSPACE)
+def test_cpu_backward_workspace_matches_the_allocator(kind, fields, shape, grad_in):
+    from cnntool.bench.trainstep import allocator_peak
+    layer = REGISTRY[kind](**fields)
+    io = Io((shape,))
+    io = Io(io.ins, layer.out_shape(io))
+    module = layer.build(io)
+    x = torch.randn(2, *shape, requires_grad=grad_in)
+    y = module(x)
+    grad = torch.randn_like(y)
+    made = 4 * (2 * x[0].numel() * grad_in + layer.params(io))  # its input's and parameters' gradients
+    stages = [sum(e.elements * 4 * (2 if e.per_sample else 1) for e in s) for s in layer.cpu_backward_workspace(io)]
+    measured = allocator_peak(lambda: y.backward(grad))
+    assert made + max(stages) == pytest.approx(measured, rel=0.01)
+
+
+def test_a_branch_the_output_skips_gets_no_gradient_nor_optimizer_state(tmp_path):
+    spec = tmp_path / "side.yaml"  # Inception's auxiliary head in miniature: `from:` skips `side`
+    spec.write_text("name: side\ninput: [3, 12, 12]\nlayers:\n  - {conv: {out: 8, kernel: 3}, name: stem}\n"
+                    "  - {conv: {out: 16, kernel: 3}, name: side}\n  - {conv: {out: 4, kernel: 3}, from: stem}\n")
+    model = cnntool.load(str(spec))
+    predicted = training(model, 2, Optimizer.adam, device="cpu")
+    from cnntool.bench.trainstep import make_optimizer, train_step
+    net = cnntool.build(model).train()
+    opt = make_optimizer(net, "adam")
+    train_step(net, torch.randn(2, 3, 12, 12), opt, contextlib.nullcontext)()
+    state = sum(v.untyped_storage().nbytes() for s in opt.state.values() for v in s.values() if v.dim())
+    grads = {name.split(".")[0]: p.grad for name, p in net.named_parameters()}
+    assert grads["side"] is None and {r.name: r.grad_bytes for r in predicted.rows}["side"] == 0
+    assert predicted.terms["optimizer_state"] == state

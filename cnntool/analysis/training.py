@@ -15,7 +15,7 @@ from enum import Enum
 from ..errors import SpecError
 from ..graph import Model
 from ..layers import Io, Ref
-from .analyze import analyze
+from .analyze import analyze, unread_nodes
 from .report import Report
 
 __all__ = ["Optimizer", "Precision", "Bytes", "TrainRow", "Training", "training", "max_batch"]
@@ -75,7 +75,7 @@ class TrainRow:
 
 # the terms of the peak, in the order the tables show them
 TERMS = ("params", "buffers", "optimizer_state", "input", "saved", "forward_temporary",
-         "activation_grads", "param_grads", "optimizer_temporary")
+         "activation_grads", "param_grads", "backward_workspace", "optimizer_temporary")
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,9 @@ def training(model: Model, batch: int = 1, optimizer: Optimizer = Optimizer.sgd,
     plan = _Plan(model, optimizer, precision, device, input_shape)
     when, terms = plan.peak(batch)
     report = analyze(model, batch, input_shape, precision.act_bytes)
+    trained = lambda r: 0 if r.name in plan.unread else r.params  # noqa: E731  (never run: no gradient)
     rows = tuple(TrainRow(r.name, r.kind, plan.keeps.get(r.name, ""), plan.saved_by.get(r.name, Bytes()).at(batch),
-                          4 * r.params, 4 * r.params, 4 * STATE_TENSORS[optimizer] * r.params, r.backward_macs)
+                          4 * r.params, 4 * trained(r), 4 * STATE_TENSORS[optimizer] * trained(r), r.backward_macs)
                  for r in report.layers[1:])
     saved_total = sum(b.at(batch) for b in plan.saved_by.values())
     return Training(report, optimizer, precision, device, rows, sum(terms.values()), plan.label(when),
@@ -134,12 +135,20 @@ class _Plan:
         self.diff = {term: [[0, 0] for _ in range(2 * self.L + 3)] for term in TERMS}
         self.keeps: dict[str, str] = {}
         self.saved_by: dict[str, Bytes] = {}
-        params = sum(r.params for r in report.layers)
-        self.const = {"params": Bytes(0, 4 * params), "buffers": Bytes(0, 4 * report.totals.buffers),
-                      "optimizer_state": Bytes(0, 4 * STATE_TENSORS[optimizer] * params),
+        # the layers the built module runs: one the output does not need (a branch a later
+        # `from:` skips, e.g. Inception's auxiliary head) has parameters but no activations, no
+        # gradients and so no optimizer state (torch.optim skips a parameter whose grad is None)
+        self.unread = set(unread_nodes(model))
+        self.run = [(i, n) for i, n in enumerate(model.nodes[1:], 1) if n.name not in self.unread]
+        trained = sum(self.rows[n.name].params for _, n in self.run)
+        self.const = {"params": Bytes(0, 4 * report.totals.params), "buffers": Bytes(0, 4 * report.totals.buffers),
+                      "optimizer_state": Bytes(0, 4 * STATE_TENSORS[optimizer] * trained),
                       "input": Bytes(report.layers[0].elements * 4, 0)}
+        self.workspace: dict[int, list[Bytes]] = {}  # instant -> alternatives (the largest counts)
         self._activations()
         self._param_grads(optimizer, device)
+        if device == "cpu":
+            self._workspace()
 
     # -- building the intervals --------------------------------------------------------------
     def _add(self, term: str, start: int, end: int, size: Bytes) -> None:
@@ -159,7 +168,7 @@ class _Plan:
         savers: dict[str, list[int]] = {}  # storage key -> layers that keep it
         sizes: dict[str, Bytes] = {}
         born: dict[str, int] = {}
-        for i, node in enumerate(self.nodes[1:], 1):
+        for i, node in self.run:
             layer, row = node.layer, self.rows[node.name]
             io = self._io(node)
             base[node.name] = base[node.inputs[0]] if layer.train_view() else node.name
@@ -175,9 +184,7 @@ class _Plan:
                 keys.append(self._extra(sizes, born, f"{node.name}:weights", Bytes(0, 2 * row.params), i))
                 what.append("weight copy")
             for k, extra in enumerate(saved.extra):
-                nbytes = extra.elements * (extra.itemsize or act)
-                size = Bytes(nbytes, 0) if extra.per_sample else Bytes(0, nbytes)
-                keys.append(self._extra(sizes, born, f"{node.name}:{k}", size, i))
+                keys.append(self._extra(sizes, born, f"{node.name}:{k}", self._bytes(extra), i))
             what += [f"{len(saved.extra)} more"] if saved.extra else []
             self.keeps[node.name] = " + ".join(what)
             for key in keys:
@@ -188,6 +195,18 @@ class _Plan:
                 savers.setdefault(key, []).append(i)
         self._lifetimes(sizes, born, savers, last_read)
         self._grads(base, last_read)
+
+    def _bytes(self, extra) -> Bytes:
+        nbytes = extra.elements * (extra.itemsize or self.precision.act_bytes)
+        return Bytes(nbytes, 0) if extra.per_sample else Bytes(0, nbytes)
+
+    def _workspace(self) -> None:
+        """What each layer's CPU backward holds besides its gradients (oneDNN's copies), at that
+        backward's instant: the largest of the kind's alternatives."""
+        for i, node in self.run:
+            stages = node.layer.cpu_backward_workspace(self._io(node))
+            if stages:
+                self.workspace[self._back(i)] = [sum(map(self._bytes, stage), Bytes()) for stage in stages]
 
     def _extra(self, sizes: dict, born: dict, key: str, size: Bytes, i: int) -> str:
         if key not in sizes:
@@ -207,7 +226,7 @@ class _Plan:
     def _grads(self, base: dict, last_read: dict) -> None:
         """The gradient of a node's output lives from the backward of its last reader (where it
         is made, or first accumulated) to its own backward (where it is consumed)."""
-        for i, node in enumerate(self.nodes[1:], 1):
+        for i, node in self.run:
             row = self.rows[node.name]
             if node.layer.train_view() or not (row.grad_in or row.params):
                 continue
@@ -215,16 +234,16 @@ class _Plan:
             self._add("activation_grads", self._back(made), self._back(i), Bytes(row.elements * self.precision.act_bytes, 0))
 
     def _param_grads(self, optimizer: Optimizer, device: str) -> None:
-        biggest = 0
-        for i, node in enumerate(self.nodes[1:], 1):
+        biggest = total = 0
+        for i, node in self.run:
             params = self.rows[node.name].params
+            total += params
             biggest = max(biggest, params)
             if params:
                 self._add("param_grads", self._back(i), 2 * self.L + 1, Bytes(0, 4 * params))
         if STATE_TENSORS[optimizer] == 2:
             # Adam's denominator sqrt(v)/c + ε: foreach kernels (CUDA's default) make one for
             # all parameters at once; the single-tensor loop (CPU's) two per parameter in turn
-            total = sum(r.params for r in self.report.layers)
             temp = 4 * total if device == "cuda" else 8 * biggest
             self._add("optimizer_temporary", 2 * self.L + 1, 2 * self.L + 1, Bytes(0, temp))
 
@@ -236,14 +255,17 @@ class _Plan:
 
     # -- reading the timeline -----------------------------------------------------------------
     def _instants(self):
-        """(time, {term: Bytes}) for every instant of the step."""
+        """(time, {term: Bytes}) for every instant of the step; an instant whose workspace has
+        alternatives once per alternative (the peak takes the largest, the batch search all)."""
         running = {term: [0, 0] for term in TERMS}
         for t in range(1, 2 * self.L + 2):
             for term in TERMS:
                 d = self.diff[term][t]
                 running[term][0] += d[0]
                 running[term][1] += d[1]
-            yield t, {term: self.const.get(term, Bytes()) + Bytes(*running[term]) for term in TERMS}
+            terms = {term: self.const.get(term, Bytes()) + Bytes(*running[term]) for term in TERMS}
+            for stage in self.workspace.get(t, (Bytes(),)):
+                yield t, {**terms, "backward_workspace": stage}
 
     def peak(self, batch: int) -> tuple[int, dict[str, int]]:
         best = max(self._instants(), key=lambda item: sum(b.at(batch) for b in item[1].values()))

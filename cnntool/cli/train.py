@@ -36,6 +36,7 @@ TERM_TEXT = {
     "forward_temporary": "activations alive in the forward, not saved",
     "activation_grads": "gradients of activations",
     "param_grads": "parameter gradients (fp32)",
+    "backward_workspace": "the backward's workspace (oneDNN's copies; --device cpu)",
     "optimizer_temporary": "optimizer temporaries (Adam's denominator)",
 }
 LAYER_KEYS = ["name", "kind", "keeps", "saved_bytes", "param_bytes", "grad_bytes", "state_bytes", "backward_macs"]

@@ -338,6 +338,12 @@ class Layer:
         most ops keep (conv, linear, mul, SiLU/GELU, layer norm's input)."""
         return Saved(inputs=tuple(range(len(io.ins))))
 
+    def cpu_backward_workspace(self, io: Io) -> tuple[tuple[Extra, ...], ...]:
+        """Temporaries the layer's backward holds on CPU besides the gradients it makes (which
+        the timeline counts), as alternatives, one per stage of the backward, of which the
+        largest counts. Default: none (the op allocates only its gradients)."""
+        return ()
+
     def window(self, io: Io) -> tuple[Win, Win] | str | None:
         """Sliding window along H and W; None for element-wise layers, GLOBAL for dense ones."""
         return None

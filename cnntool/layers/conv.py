@@ -5,7 +5,7 @@ from dataclasses import field
 from fractions import Fraction
 from typing import Literal, Union
 
-from .base import field_doc, weighted_peers, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
+from .base import Extra, field_doc, weighted_peers, Io, Layer, LayerError, Pair, Shape, Win, conv_out, need_dims, need_positive, numel, register, stride_notes
 
 Padding = Union[Pair, Literal["same", "valid"]]
 
@@ -22,6 +22,23 @@ def window_text(k: Pair, s: Pair, p: Pair | str = (0, 0), d: Pair = (1, 1)) -> s
     if d != (1, 1):
         text += f" d{d[0]}" if d[0] == d[1] else f" d{d[0]},{d[1]}"
     return text
+
+
+BLOCK = 16  # oneDNN's fp32 channel block on AVX-512 (8 on AVX2); its copies pad channels to it
+
+
+def onednn_backward(io: Io, weight: Pair, groups: int, kernel: Pair, bias: bool) -> tuple[tuple[Extra, ...], ...]:
+    """What torch's oneDNN (mkldnn) convolution backward on CPU holds besides the gradients:
+    first copies of the output's gradient and of the input (not of an image of ≤ 3 channels,
+    which oneDNN reads as it is) in its blocked layout, then the weight and bias gradients in
+    that layout beside the plain ones it copies them to. Channels pad to BLOCK, a grouped
+    weight's per-group channels (weight[1]) excepted. Measured with torch.profiler's allocator
+    events (docs/training.md)."""
+    pad = lambda c: -(-c // BLOCK) * BLOCK  # noqa: E731
+    x = pad(io.x[0]) * numel(io.x[1:]) if io.x[0] > 3 else 0
+    w = pad(weight[0]) * (weight[1] if groups > 1 else pad(weight[1])) * numel(kernel)
+    b = pad(io.out[0]) if bias else 0
+    return (Extra(x + pad(io.out[0]) * numel(io.out[1:])),), (Extra(w + b, per_sample=False),)
 
 
 @register
@@ -95,6 +112,9 @@ class Conv(Layer):
             pads = list(self.pad())
         return tuple(Win(d * (k - 1) + 1, s, p) for k, s, p, d in  # type: ignore[return-value]
                      zip(self.kernel, self.stride, pads, self.dilation))
+
+    def cpu_backward_workspace(self, io: Io) -> tuple[tuple[Extra, ...], ...]:
+        return onednn_backward(io, (self.out, io.x[0] // self.groups), self.groups, self.kernel, self.bias)
 
     def describe(self) -> str:
         text = window_text(self.kernel, self.stride, self.padding if isinstance(self.padding, str)
@@ -171,6 +191,9 @@ class ConvTranspose(Layer):
     def window(self, io: Io) -> tuple[Win, Win]:
         return tuple(Win(d * (k - 1) + 1, s, p, transposed=True) for k, s, p, d in  # type: ignore
                      zip(self.kernel, self.stride, self.padding, self.dilation))
+
+    def cpu_backward_workspace(self, io: Io) -> tuple[tuple[Extra, ...], ...]:
+        return onednn_backward(io, (io.x[0], self.out // self.groups), self.groups, self.kernel, self.bias)
 
     def describe(self) -> str:
         return window_text(self.kernel, self.stride, self.padding, self.dilation) + " ↑"

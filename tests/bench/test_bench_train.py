@@ -89,3 +89,18 @@ def test_resnet20_measured_peak_is_within_10_percent_of_the_prediction() -> None
     cfg = quick(batches=(4,), train=True, optimizer=Optimizer.adam)
     row = run_bench(load_source("resnet20", {}, None, cfg), cfg).rows[0]
     assert abs(row.predicted_bytes - row.memory.peak_allocated_bytes) <= 0.1 * row.memory.peak_allocated_bytes
+
+
+def test_the_device_picks_the_memory_statistics_and_the_prediction_rules() -> None:
+    # no GPU here: what runs on one is chosen by the device alone, and the choice is what is tested
+    from cnntool.analysis.training import training
+    from cnntool.bench.ops import CpuOps, CudaOps, device_ops
+    assert type(device_ops(torch.device("cuda", 1))) is CudaOps  # max_memory_allocated on cuda:1
+    assert type(device_ops(torch.device("cpu"))) is CpuOps  # the runner's allocator-event step
+    model = cnntool.load("resnet20")
+    for device, rules in (("cuda:1", "cuda"), ("cpu", "cpu")):
+        cfg = quick(batches=(4,), train=True, optimizer=Optimizer.adam, device=device)
+        assert load_source("resnet20", {}, None, cfg).predict_train_bytes(4) == \
+            training(model, 4, Optimizer.adam, device=rules).peak_bytes
+    cpu, cuda = (training(model, 4, Optimizer.adam, device=d) for d in ("cpu", "cuda"))
+    assert cpu.terms["backward_workspace"] > 0 == cuda.terms["backward_workspace"]  # oneDNN only on CPU
