@@ -97,6 +97,21 @@ def test_unreadable_spec_exits_2_with_its_location(tmp_path, good):
     assert invoke("check", str(tmp_path / "missing.yaml")).exit_code == 2
 
 
+@pytest.mark.slow  # spawns two processes that import torch
+def test_jobs_give_the_same_results_in_the_same_order(tmp_path, good, wrong):
+    bad = write(tmp_path, "name: bad\ninput: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernal: 3}\n", "bad.yaml")
+    paths = [good, "lenet5", wrong, bad]
+    serial, parallel = check.check_paths(paths), check.check_paths(paths, jobs=2)
+    same = lambda run: [(m.name, m.file, m.status, m.steps, m.issues) for m in run.models]  # noqa: E731
+    assert same(parallel) == same(serial) and parallel.exit_code == serial.exit_code == 2
+    assert [m.status for m in parallel.models][:3] == [Status.ok, Status.ok, Status.failed]
+
+
+def test_jobs_must_be_positive(good):
+    result = invoke("check", good, "--jobs", "0")
+    assert result.exit_code == 2 and "--jobs" in result.stderr and "Traceback" not in result.output
+
+
 def test_json_format(good, wrong):
     result = invoke("check", good, wrong, "--format", "json", "--fast")
     assert result.exit_code == 1

@@ -31,7 +31,7 @@ from ..spec.file import SpecFile
 from ..spec.zoo import resolve, spec_dir
 
 __all__ = ["Step", "Status", "Issue", "StepResult", "ModelResult", "CheckRun", "Target",
-           "check_paths", "collect", "check_target", "reference_builder", "REFERENCE", "TRACE_BUDGET"]
+           "check_paths", "collect", "check_target", "CheckAborted", "reference_builder", "REFERENCE", "TRACE_BUDGET"]
 
 # -- what to check -----------------------------------------------------------------------
 
@@ -121,14 +121,55 @@ def check_target(target: Target, fast: bool = False) -> ModelResult:
 
 
 def check_paths(paths: Sequence[str | Path] = (), *, fast: bool = False,
-                progress: Callable[[int, int, str], None] | None = None) -> CheckRun:
-    """Check every model under ``paths``; ``progress(done, total, name)`` is called before each."""
+                progress: Callable[[int, int, str], None] | None = None, jobs: int = 1) -> CheckRun:
+    """Check every model under ``paths``; ``progress(done, total, name)`` is called as they go.
+    With ``jobs`` > 1 the models are checked in that many processes; results keep the order."""
     targets = collect(paths)
-    results = []
-    for i, target in enumerate(targets):
-        if progress:
-            progress(i, len(targets), target.name)
-        results.append(check_target(target, fast))
+    if jobs > 1 and len(targets) > 1:
+        results = _in_processes(targets, fast, jobs, progress)
+    else:
+        results = []
+        for i, target in enumerate(targets):
+            if progress:
+                progress(i, len(targets), target.name)
+            results.append(check_target(target, fast))
     if progress:
         progress(len(targets), len(targets), "")
     return CheckRun(tuple(results), fast)
+
+
+def _check_file(path: Path, display: str, variant: str | None, fast: bool) -> ModelResult:
+    """One target in a worker: the file is read again there (a parsed spec does not travel)."""
+    try:
+        spec = SpecFile(path, display=display)
+    except SpecError as exc:  # it changed on disk since it was collected
+        return check_target(Target(display, None, error=exc), fast)
+    return check_target(Target(display, spec, variant), fast)
+
+
+def _in_processes(targets: list[Target], fast: bool, jobs: int,
+                  progress: Callable[[int, int, str], None] | None) -> list[ModelResult]:
+    """Spawned workers (a fork after torch's threads start can hang); each imports torch once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    results: list[ModelResult | None] = [None] * len(targets)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_check_file, t.spec.path, t.file, t.variant, fast): i
+                   for i, t in enumerate(targets) if t.spec is not None}
+        for i, target in enumerate(targets):
+            if target.spec is None:  # unreadable: its error is already known
+                results[i] = check_target(target, fast)
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                results[futures[future]] = future.result()
+                if progress:
+                    progress(done, len(targets), targets[futures[future]].name)
+        except BrokenProcessPool:
+            raise CheckAborted(f"a check process died (out of memory?) with --jobs {jobs}; "
+                               "rerun with fewer jobs") from None
+    return [r for r in results if r is not None]
+
+
+class CheckAborted(Exception):
+    """The run could not finish (a worker process died): no result to report."""

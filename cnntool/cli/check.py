@@ -48,14 +48,16 @@ def check_command(
                  "default: every built-in spec.", show_default=False)] = None,
         format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.table,
         fast: Annotated[bool, typer.Option("--fast", help="Only parse and `expect:` (no torch): for pre-commit.")] = False,
+        jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=64, metavar="N",
+                                          help="Check N models at a time, each in its own process.")] = 1,
 ) -> None:
     """Check spec files: they parse, meet their `expect:` numbers, and agree with the PyTorch module
     built from them, fvcore's counts and the torchvision model they name. Exit 0 all hold, 1 a check
     failed, 2 a spec cannot be read."""
     if not fast:  # a CI job without torch must not pass on steps 1-2 alone
         _require("torch", what="`cnntool check` (steps 3-5; `--fast` runs steps 1-2 without torch)")
-    with _progress() as update:
-        run = checks.check_paths(paths or [], fast=fast, progress=update)
+    with _progress() as update, guard(checks.CheckAborted):
+        run = checks.check_paths(paths or [], fast=fast, progress=update, jobs=jobs)
     if format is CheckFormat.json:
         sys.stdout.write(json.dumps(run_json(run), indent=2) + "\n")
     elif format is CheckFormat.github:
