@@ -257,16 +257,18 @@ def test_cpu_backward_workspace_matches_the_allocator(kind, fields, shape, grad_
     assert made + max(stages) == pytest.approx(measured, rel=0.01)
 
 
-def test_batch_1_takes_onednn_blocked_path():
-    """DeconvNet's fc6: from batch 2 the batch search and the peak count oneDNN's inner-product
-    copies (the weight gradient twice over), at batch 1 the blocked path's one copy."""
-    model = cnntool.load("deconvnet")
-    one, two = (training(model, b, Optimizer.sgd, device="cpu") for b in (1, 2))
-    weight = 4 * 4096 * 512 * 7 * 7  # fc6's weight, fp32 (the spec's notes)
-    assert two.terms["backward_workspace"] - one.terms["backward_workspace"] >= weight
-    assert max_batch(model, two.peak_bytes, Optimizer.sgd, device="cpu") == 2
-    assert max_batch(model, two.peak_bytes - 1, Optimizer.sgd, device="cpu") == 1
-    assert max_batch(model, one.peak_bytes - 1, Optimizer.sgd, device="cpu") == 0
+@pytest.mark.parametrize("batch", [1, 2])
+def test_inner_product_from_batch_2_in_a_training_step(tmp_path, batch):
+    """DeconvNet's fc6 and fc6-deconv in miniature (no BN, so batch 1 trains): the step's peak
+    follows oneDNN, blocked at batch 1 and an inner product from 2, and so does the batch search."""
+    spec = tmp_path / "fc.yaml"
+    spec.write_text("name: fc\ninput: [64, 7, 7]\nlayers:\n  - {conv: {out: 256, kernel: 7}, name: fc6}\n"
+                    "  - relu\n  - {deconv: {out: 64, kernel: 7}, name: fc6-deconv}\n")
+    model = cnntool.load(str(spec))
+    predicted = training(model, batch, Optimizer.sgd, device="cpu").peak_bytes
+    assert predicted == pytest.approx(measured_peak(str(spec), batch, "sgd"), rel=0.01)
+    assert max_batch(model, predicted, Optimizer.sgd, device="cpu") == batch
+    assert max_batch(model, predicted - 1, Optimizer.sgd, device="cpu") == batch - 1
 
 
 def test_a_branch_the_output_skips_gets_no_gradient_nor_optimizer_state(tmp_path):
