@@ -212,29 +212,63 @@ def test_rows_sum_to_the_saved_total():
 
 # one layer's backward on CPU: the gradients it makes plus its oneDNN copies (the largest
 # stage), against the allocator; shapes oneDNN handles differently (below) are in the docs
-WORKSPACE = [  # (kind, fields, input shape, input needs a gradient)
-    ("conv", dict(out=64, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True),
-    ("conv", dict(out=120, kernel=(5, 5)), (16, 5, 5), True),  # LeNet-5's C5: channels pad to 128
-    ("conv", dict(out=32, kernel=(3, 3), padding=(1, 1), groups=32), (32, 28, 28), True),  # depthwise
-    ("conv", dict(out=64, kernel=(7, 7), stride=(2, 2), padding=(3, 3)), (3, 64, 64), False),  # the image's
-    ("deconv", dict(out=32, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True),
+WORKSPACE = [  # (kind, fields, input shape, input needs a gradient, batch)
+    ("conv", dict(out=64, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True, 2),
+    ("conv", dict(out=120, kernel=(5, 5)), (16, 5, 5), True, 2),  # LeNet-5's C5: channels pad to 128
+    ("conv", dict(out=32, kernel=(3, 3), padding=(1, 1), groups=32), (32, 28, 28), True, 2),  # depthwise
+    ("conv", dict(out=64, kernel=(7, 7), stride=(2, 2), padding=(3, 3)), (3, 64, 64), False, 2),  # the image's
+    ("deconv", dict(out=32, kernel=(3, 3), padding=(1, 1)), (64, 28, 28), True, 2),
+]
+# oneDNN's inner product (a kernel of more than 27 taps over the whole input, no padding, stride
+# 1, one group, batch ≥ 2: DeconvNet's fc6 and fc6-deconv), and the shapes just outside it
+INNER_PRODUCT = [
+    ("conv", dict(out=128, kernel=(7, 7)), (64, 7, 7), True, 2),  # fc6 in miniature: 2 weight copies
+    ("conv", dict(out=128, kernel=(7, 7), bias=False), (64, 7, 7), False, 3),
+    ("conv", dict(out=128, kernel=(4, 7)), (64, 4, 7), True, 2),  # 28 taps
+    ("conv", dict(out=128, kernel=(7, 7)), (1, 7, 7), True, 2),  # one input channel: no second copy
+    ("conv", dict(out=128, kernel=(7, 7)), (64, 7, 7), True, 1),  # batch 1: the blocked path
+    ("conv", dict(out=128, kernel=(3, 9)), (64, 3, 9), True, 2),  # 27 taps: blocked
+    ("conv", dict(out=128, kernel=(7, 7), stride=(2, 2)), (64, 7, 7), True, 2),  # 1 × 1 out, stride 2: blocked
+    ("conv", dict(out=128, kernel=(7, 7), padding=(1, 1)), (64, 5, 5), True, 2),  # padded: blocked
+    ("conv", dict(out=128, kernel=(7, 7), groups=2), (64, 7, 7), True, 2),  # grouped: blocked
+    ("deconv", dict(out=64, kernel=(7, 7)), (128, 1, 1), True, 2),  # fc6-deconv in miniature
+    ("deconv", dict(out=64, kernel=(7, 7), bias=False), (128, 1, 1), True, 2),
+    ("deconv", dict(out=1, kernel=(7, 7)), (128, 1, 1), True, 2),  # one output channel: no second copy
+    ("deconv", dict(out=64, kernel=(7, 7)), (128, 1, 1), True, 1),  # batch 1: blocked
+    ("deconv", dict(out=64, kernel=(7, 7)), (128, 2, 2), True, 2),  # 2 × 2 in: blocked
+    ("deconv", dict(out=64, kernel=(7, 7), stride=(2, 2)), (128, 1, 1), True, 2),  # stride 2: blocked
 ]
 
 
-@pytest.mark.parametrize("kind,fields,shape,grad_in", WORKSPACE)
-def test_cpu_backward_workspace_matches_the_allocator(kind, fields, shape, grad_in):
+@pytest.mark.parametrize("kind,fields,shape,grad_in,batch", WORKSPACE + INNER_PRODUCT)
+def test_cpu_backward_workspace_matches_the_allocator(kind, fields, shape, grad_in, batch):
     from cnntool.bench.trainstep import allocator_peak
     layer = REGISTRY[kind](**fields)
     io = Io((shape,))
     io = Io(io.ins, layer.out_shape(io))
     module = layer.build(io)
-    x = torch.randn(2, *shape, requires_grad=grad_in)
+    x = torch.randn(batch, *shape, requires_grad=grad_in)
     y = module(x)
     grad = torch.randn_like(y)
-    made = 4 * (2 * x[0].numel() * grad_in + layer.params(io))  # its input's and parameters' gradients
-    stages = [sum(e.elements * 4 * (2 if e.per_sample else 1) for e in s) for s in layer.cpu_backward_workspace(io)]
+    made = 4 * (batch * x[0].numel() * grad_in + layer.params(io))  # its input's and parameters' gradients
+    stages = [sum(e.elements * 4 * (batch if e.per_sample else 1) for e in s)
+              for s in layer.cpu_backward_workspace(io, batch)]
     measured = allocator_peak(lambda: y.backward(grad))
     assert made + max(stages) == pytest.approx(measured, rel=0.01)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_inner_product_from_batch_2_in_a_training_step(tmp_path, batch):
+    """DeconvNet's fc6 and fc6-deconv in miniature (no BN, so batch 1 trains): the step's peak
+    follows oneDNN, blocked at batch 1 and an inner product from 2, and so does the batch search."""
+    spec = tmp_path / "fc.yaml"
+    spec.write_text("name: fc\ninput: [64, 7, 7]\nlayers:\n  - {conv: {out: 256, kernel: 7}, name: fc6}\n"
+                    "  - relu\n  - {deconv: {out: 64, kernel: 7}, name: fc6-deconv}\n")
+    model = cnntool.load(str(spec))
+    predicted = training(model, batch, Optimizer.sgd, device="cpu").peak_bytes
+    assert predicted == pytest.approx(measured_peak(str(spec), batch, "sgd"), rel=0.01)
+    assert max_batch(model, predicted, Optimizer.sgd, device="cpu") == batch
+    assert max_batch(model, predicted - 1, Optimizer.sgd, device="cpu") == batch - 1
 
 
 def test_a_branch_the_output_skips_gets_no_gradient_nor_optimizer_state(tmp_path):

@@ -144,7 +144,8 @@ class _Plan:
         self.const = {"params": Bytes(0, 4 * report.totals.params), "buffers": Bytes(0, 4 * report.totals.buffers),
                       "optimizer_state": Bytes(0, 4 * STATE_TENSORS[optimizer] * trained),
                       "input": Bytes(report.layers[0].elements * 4, 0)}
-        self.workspace: dict[int, list[Bytes]] = {}  # instant -> alternatives (the largest counts)
+        # batch 1 or 2 (2: every batch of 2 or more) -> instant -> alternatives (the largest counts)
+        self.workspace: dict[int, dict[int, list[Bytes]]] = {1: {}, 2: {}}
         self._activations()
         self._param_grads(optimizer, device)
         if device == "cpu":
@@ -203,10 +204,11 @@ class _Plan:
     def _workspace(self) -> None:
         """What each layer's CPU backward holds besides its gradients (oneDNN's copies), at that
         backward's instant: the largest of the kind's alternatives."""
-        for i, node in self.run:
-            stages = node.layer.cpu_backward_workspace(self._io(node))
-            if stages:
-                self.workspace[self._back(i)] = [sum(map(self._bytes, stage), Bytes()) for stage in stages]
+        for batch, workspace in self.workspace.items():
+            for i, node in self.run:
+                stages = node.layer.cpu_backward_workspace(self._io(node), batch)
+                if stages:
+                    workspace[self._back(i)] = [sum(map(self._bytes, stage), Bytes()) for stage in stages]
 
     def _extra(self, sizes: dict, born: dict, key: str, size: Bytes, i: int) -> str:
         if key not in sizes:
@@ -254,9 +256,10 @@ class _Plan:
         return Io(row.in_shapes, row.out_shape, refs)
 
     # -- reading the timeline -----------------------------------------------------------------
-    def _instants(self):
-        """(time, {term: Bytes}) for every instant of the step; an instant whose workspace has
-        alternatives once per alternative (the peak takes the largest, the batch search all)."""
+    def _instants(self, batch: int):
+        """(time, {term: Bytes}) for every instant of the step at ``batch`` (the workspace of
+        batch 1 or of every batch from 2); an instant whose workspace has alternatives once per
+        alternative (the peak takes the largest, the batch search all)."""
         running = {term: [0, 0] for term in TERMS}
         for t in range(1, 2 * self.L + 2):
             for term in TERMS:
@@ -264,16 +267,22 @@ class _Plan:
                 running[term][0] += d[0]
                 running[term][1] += d[1]
             terms = {term: self.const.get(term, Bytes()) + Bytes(*running[term]) for term in TERMS}
-            for stage in self.workspace.get(t, (Bytes(),)):
+            for stage in self.workspace[min(batch, 2)].get(t, (Bytes(),)):
                 yield t, {**terms, "backward_workspace": stage}
 
     def peak(self, batch: int) -> tuple[int, dict[str, int]]:
-        best = max(self._instants(), key=lambda item: sum(b.at(batch) for b in item[1].values()))
+        best = max(self._instants(batch), key=lambda item: sum(b.at(batch) for b in item[1].values()))
         return best[0], {term: b.at(batch) for term, b in best[1].items()}
 
     def max_batch(self, budget: int) -> int:
+        """The largest batch of 2 or more under ``budget`` by the workspace from 2 on; below 2,
+        whether batch 1 fits by its own."""
+        best = self._fits(budget, 2)
+        return best if best >= 2 else min(self._fits(budget, 1), 1)
+
+    def _fits(self, budget: int, batch: int) -> int:
         limit = math.inf
-        for _, terms in self._instants():
+        for _, terms in self._instants(batch):
             per = sum(b.per_sample for b in terms.values())
             room = budget - sum(b.fixed for b in terms.values())
             if room < per:

@@ -338,10 +338,12 @@ class Layer:
         most ops keep (conv, linear, mul, SiLU/GELU, layer norm's input)."""
         return Saved(inputs=tuple(range(len(io.ins))))
 
-    def cpu_backward_workspace(self, io: Io) -> tuple[tuple[Extra, ...], ...]:
+    def cpu_backward_workspace(self, io: Io, batch: int) -> tuple[tuple[Extra, ...], ...]:
         """Temporaries the layer's backward holds on CPU besides the gradients it makes (which
         the timeline counts), as alternatives, one per stage of the backward, of which the
-        largest counts. Default: none (the op allocates only its gradients)."""
+        largest counts. ``batch`` is 1 or 2 (2: any batch of 2 or more), for a backend whose
+        choice depends on it (oneDNN's inner product). Default: none (the op allocates only
+        its gradients)."""
         return ()
 
     def window(self, io: Io) -> tuple[Win, Win] | str | None:

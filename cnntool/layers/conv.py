@@ -25,20 +25,39 @@ def window_text(k: Pair, s: Pair, p: Pair | str = (0, 0), d: Pair = (1, 1)) -> s
 
 
 BLOCK = 16  # oneDNN's fp32 channel block on AVX-512 (8 on AVX2); its copies pad channels to it
+IP_TAPS = 27  # oneDNN's ks_threshold: an inner-product convolution needs a kernel of more taps
 
 
-def onednn_backward(io: Io, weight: Pair, groups: int, kernel: Pair, bias: bool) -> tuple[tuple[Extra, ...], ...]:
+def onednn_backward(io: Io, weight: Pair, groups: int, kernel: Pair, bias: bool,
+                    inner: bool = False) -> tuple[tuple[Extra, ...], ...]:
     """What torch's oneDNN (mkldnn) convolution backward on CPU holds besides the gradients:
     first copies of the output's gradient and of the input (not of an image of ≤ 3 channels,
     which oneDNN reads as it is) in its blocked layout, then the weight and bias gradients in
     that layout beside the plain ones it copies them to. Channels pad to BLOCK, a grouped
     weight's per-group channels (weight[1]) excepted. Measured with torch.profiler's allocator
-    events (docs/training.md)."""
+    events (docs/training.md). ``inner``: oneDNN runs the layer as an inner product
+    (``onednn_inner_product``), whose layouts are plain but permuted: nothing is padded, and
+    torch's ``mkldnn_to_dense`` copies the permuted weight gradient once more (``.contiguous()``)
+    unless it is laid out as the plain one already (weight[1] == 1)."""
+    if inner:
+        w = numel(weight) * numel(kernel) * (2 if weight[1] > 1 else 1)
+        return (Extra(numel(io.x) + numel(io.out)),), (Extra(w + (io.out[0] if bias else 0), per_sample=False),)
     pad = lambda c: -(-c // BLOCK) * BLOCK  # noqa: E731
     x = pad(io.x[0]) * numel(io.x[1:]) if io.x[0] > 3 else 0
     w = pad(weight[0]) * (weight[1] if groups > 1 else pad(weight[1])) * numel(kernel)
     b = pad(io.out[0]) if bias else 0
     return (Extra(x + pad(io.out[0]) * numel(io.out[1:])),), (Extra(w + b, per_sample=False),)
+
+
+def onednn_inner_product(batch: int, layer: Layer, pixels: Shape) -> bool:
+    """Does oneDNN (v3.12, x64: ``check_conv_ip`` in src/cpu/x64/ip_convolution.cpp) run this
+    conv or deconv as an inner product? When the batch is 2 or more, there is one group, the
+    kernel has more than IP_TAPS taps, the convolution's output (a deconv's input: ``pixels``)
+    is 1 × 1, stride and dilation are 1 and there is no padding. oneDNN also asks for
+    AVX-512, which the rules here assume (BLOCK)."""
+    padding = layer.pad() if isinstance(layer, Conv) else layer.padding
+    return (batch > 1 and layer.groups == 1 and numel(layer.kernel) > IP_TAPS and tuple(pixels) == (1, 1)
+            and tuple(padding) == (0, 0) and tuple(layer.stride) == tuple(layer.dilation) == (1, 1))
 
 
 @register
@@ -113,8 +132,9 @@ class Conv(Layer):
         return tuple(Win(d * (k - 1) + 1, s, p) for k, s, p, d in  # type: ignore[return-value]
                      zip(self.kernel, self.stride, pads, self.dilation))
 
-    def cpu_backward_workspace(self, io: Io) -> tuple[tuple[Extra, ...], ...]:
-        return onednn_backward(io, (self.out, io.x[0] // self.groups), self.groups, self.kernel, self.bias)
+    def cpu_backward_workspace(self, io: Io, batch: int) -> tuple[tuple[Extra, ...], ...]:
+        inner = onednn_inner_product(batch, self, io.out[1:])
+        return onednn_backward(io, (self.out, io.x[0] // self.groups), self.groups, self.kernel, self.bias, inner)
 
     def describe(self) -> str:
         text = window_text(self.kernel, self.stride, self.padding if isinstance(self.padding, str)
@@ -192,8 +212,10 @@ class ConvTranspose(Layer):
         return tuple(Win(d * (k - 1) + 1, s, p, transposed=True) for k, s, p, d in  # type: ignore
                      zip(self.kernel, self.stride, self.padding, self.dilation))
 
-    def cpu_backward_workspace(self, io: Io) -> tuple[tuple[Extra, ...], ...]:
-        return onednn_backward(io, (io.x[0], self.out // self.groups), self.groups, self.kernel, self.bias)
+    def cpu_backward_workspace(self, io: Io, batch: int) -> tuple[tuple[Extra, ...], ...]:
+        # oneDNN runs a deconv as the convolution it transposes: its input is that one's output
+        inner = onednn_inner_product(batch, self, io.x[1:])
+        return onednn_backward(io, (io.x[0], self.out // self.groups), self.groups, self.kernel, self.bias, inner)
 
     def describe(self) -> str:
         return window_text(self.kernel, self.stride, self.padding, self.dilation) + " ↑"
