@@ -85,7 +85,7 @@ def ramps(ops: list) -> dict[tuple[str, str], Ramp]:
     out: dict[tuple[str, str], Ramp] = {}
     for (_, name), column in columns.items():
         values = [v for _, v in column]
-        if len(values) < 3 or len(set(values)) == 1 or not all(type(v) is float for v in values):
+        if len(values) < 3 or not all(type(v) is float for v in values) or len(set(values)) == 1:
             continue
         found = _ramp(values)
         if found:
