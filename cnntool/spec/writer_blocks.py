@@ -14,7 +14,7 @@ from typing import Any
 
 from ..layers import REGISTRY, fields_of
 from .writer import Op, Tree, WriteError, external
-from .writer_runs import Call, Ramp, Range, Step, ramps, runs, step
+from .writer_runs import COUNTER, Call, Ramp, Range, Step, ramps, runs, step
 
 __all__ = ["Blocks", "Range", "Leaf"]
 
@@ -182,7 +182,8 @@ class Blocks:
             if len(set(column)) == 1:
                 plan.append((j, None))
                 continue
-            leaf = found.get(column) or _multiple(column, found)
+            # a block counter that happens to be twice a padding is not written `${2 * padding}`
+            leaf = found.get(column) or (_multiple(column, found) if label != COUNTER else None)
             if leaf is None:
                 arg, n = label, 1
                 while arg in used:
@@ -260,6 +261,6 @@ def _walk(value: Any, blocks: Blocks, label: str = "value"):
         for arg, v in blocks.entry_args(value).items():
             yield from [(arg, v.a), (f"{arg}_step", v.b)] if isinstance(v, Step) else [(arg, v)]
     elif isinstance(value, Ramp):
-        yield ("k", value.k)
+        yield (COUNTER, value.k)
     elif _is_num(value):
         yield (getattr(REGISTRY.get(label), "primary", None) or label, value)

@@ -22,7 +22,9 @@ from .writer import Op, Tree
 if TYPE_CHECKING:
     from .writer_blocks import Blocks
 
-__all__ = ["Range", "Call", "Ramp", "Step", "ramps", "runs", "step"]
+__all__ = ["COUNTER", "Range", "Call", "Ramp", "Step", "ramps", "runs", "step"]
+
+COUNTER = "k"  # the argument that holds a Ramp's block number
 
 
 def _text(v: Any) -> str:
