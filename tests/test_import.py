@@ -179,6 +179,31 @@ def test_readable_resnet50(tmp_path):
     assert "conv: {kernel: 1, bias: false}" in text.split("blocks:")[0]  # defaults: the common conv settings
 
 
+@pytest.mark.parametrize("name", ["convnext_tiny", "efficientnet_b0"])
+def test_stochastic_depth_ramp_is_one_for_and_exact(tmp_path, name):
+    # each block's StochasticDepth.p differs (torchvision: stochastic_depth_prob * k / blocks):
+    # written as an expression of the block's number, a stage is one `for`, and every
+    # probability the spec means is the model's float, to the last bit
+    path, _ = imported(tmp_path, name)
+    model = getattr(torchvision.models, name)()  # on the CPU: p is a Python float either way
+    theirs = {k: m.p for k, m in model.named_modules() if isinstance(m, torchvision.ops.StochasticDepth)}
+    ours = {n.name: n.layer.p for n in SpecFile(path).model().nodes if n.kind == "droppath"}
+    assert ours and all(ours[k] == theirs[k] for k in ours) and len(set(ours.values())) == len(ours)
+    text = open(path).read()
+    assert 'k: "${k + i}"' in text and text.count("droppath:") == len(set(re.findall(r'droppath: "([^"]+)"', text)))
+    assert not re.search(r"droppath: 0\.\d", text)  # no probability left as a literal
+
+
+def test_ramp_without_an_exact_expression_stays_literal():
+    from cnntool.spec.writer_runs import ramps, step
+    from cnntool.spec.writer import Op
+    ops = [Op(f"d{k}", "droppath", {"p": p}, ("input",), ()) for k, p in enumerate([0.0, 0.1 / 3, 0.3, 0.31])]
+    assert ramps(ops) == {}
+    exact = [Op(f"d{k}", "droppath", {"p": 0.1 * k / 17}, ("input",), ()) for k in (0, 1, 2, 5, 6)]
+    assert [(r.scale, r.k, r.div) for r in ramps(exact).values()] == [(0.1, k, 17) for k in (0, 1, 2, 5, 6)]
+    assert step([3, 4, 5], 1).text() == "2 + i" and step([7, 7], 0) == 7 and step([1, 2, 4], 0) is None
+
+
 class WithAttention(torch.nn.Module):
     """A conv, then self-attention over the positions: MultiheadAttention has no layer kind."""
 

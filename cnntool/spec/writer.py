@@ -4,7 +4,8 @@ Every module call becomes a block call named as the module (`layer1`, `0`, `down
 built spec's ``named_modules()`` match the model's. Calls of one class with the same structure
 share one block; the numbers that differ between them become its arguments (a number that is
 always k times another is written `${k * a}`), consecutive identical calls in a Sequential
-become one entry with `for`, and `defaults:` takes the most common field values.
+become one entry with `for` (also when they differ only in a stochastic-depth probability that
+grows with the block's number: see writer_runs), and `defaults:` takes the most common field values.
 """
 from __future__ import annotations
 

@@ -13,19 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..layers import REGISTRY, fields_of
-from .writer import Op, Tree, external
+from .writer import Op, Tree, WriteError, external
+from .writer_runs import COUNTER, Call, Ramp, Range, Step, ramps, runs, step
 
 __all__ = ["Blocks", "Range", "Leaf"]
 
 KEYWORDS = {"seq", "parallel", "input", "name", "from", "repeat", "for", "if"}
-
-
-@dataclass(frozen=True)
-class Range:
-    """A `for` over a Sequential's consecutive identical children: range(start, stop)."""
-
-    start: Any
-    stop: Any
 
 
 @dataclass(frozen=True)
@@ -37,13 +30,6 @@ class Leaf:
 
     def text(self) -> str:
         return self.arg if self.times == 1 else f"{self.times} * {self.arg}"
-
-
-@dataclass
-class Call:
-    """A sub-call in a body: filled with the block's name and arguments when rendered."""
-
-    tree: Tree
 
 
 def _is_num(v: Any) -> bool:
@@ -62,6 +48,7 @@ class Blocks:
     def __init__(self, root: Tree):
         self.root = root
         self.defaults = self._defaults([op for op in root.ops()])
+        self.ramps = ramps(list(root.ops()))  # (op id, field) → its value as `scale * k / div`
         self.key: dict[int, tuple] = {}  # id(tree) → its block key
         self.body: dict[int, list] = {}  # id(tree) → body entries with Call placeholders
         self.instances: dict[tuple, list[Tree]] = {}
@@ -91,7 +78,8 @@ class Blocks:
 
     def fields(self, op: Op) -> dict[str, Any]:
         """Every field's value: blocks are keyed on these, defaults are dropped when writing."""
-        return {f.name: op.fields.get(f.name, _norm(f.default)) for f in fields_of(REGISTRY[op.kind])}
+        return {f.name: self.ramps.get((op.id, f.name), op.fields.get(f.name, _norm(f.default)))
+                for f in fields_of(REGISTRY[op.kind])}
 
     def prune(self, kind: str, given: dict[str, Any]) -> Any:
         """The fields an entry must state, given the kind's and the spec's defaults."""
@@ -118,7 +106,7 @@ class Blocks:
             entry: dict[str, Any] = {}
             if isinstance(item, Tree):
                 child_key = self._collect(item)
-                entry[child_key] = Call(item)
+                entry[child_key] = Call(item, [item])
                 ins, out = external(item), item.out()
             else:
                 ins, out = list(item.inputs), item.id
@@ -132,7 +120,7 @@ class Blocks:
                 entry["from"] = self._ref(ins[0], tree, inside)
             entries.append(entry)
             inside[out], prev = name, out
-        entries = self._runs(entries)
+        entries = runs(self, entries)
         key = (tree.cls, _skeleton(entries))
         self.key[id(tree)], self.body[id(tree)] = key, entries
         self.instances.setdefault(key, []).append(tree)
@@ -159,20 +147,6 @@ class Blocks:
                     return name
             return None
         return find(self.root, "") or value
-
-    def _runs(self, entries: list) -> list:
-        """Consecutive identical calls named i, i+1, … (a Sequential's children) → one `for`."""
-        out: list = []
-        for entry in entries:
-            last = out[-1] if out else None
-            if last is not None and _same_call(last, entry) and "from" not in entry and "from" not in last:
-                first, end = _loop(last)
-                if end is not None and entry.get("name") == str(end + 1):
-                    out[-1] = {**{k: v for k, v in last.items() if k not in ("name", "for")},
-                               "name": "$i", "for": {"i": Range(first, end + 2)}}
-                    continue
-            out.append(entry)
-        return out
 
     # -- pass 2 ------------------------------------------------------------------------------
     def _block_names(self) -> dict[tuple, str]:
@@ -208,7 +182,8 @@ class Blocks:
             if len(set(column)) == 1:
                 plan.append((j, None))
                 continue
-            leaf = found.get(column) or _multiple(column, found)
+            # a block counter that happens to be twice a padding is not written `${2 * padding}`
+            leaf = found.get(column) or (_multiple(column, found) if label != COUNTER else None)
             if leaf is None:
                 arg, n = label, 1
                 while arg in used:
@@ -226,31 +201,24 @@ class Blocks:
                 names.append(leaf.arg)
         return names
 
+    def entry_args(self, call: Call) -> dict[str, Any]:
+        """The arguments a body entry passes: its call's, or for a `for` over calls i = first, …
+        each one's single value or the Step that gives call i's."""
+        if len(call.run) == 1:
+            return self.call_args(call.tree)
+        columns = [self.call_args(t) for t in call.run]
+        out = {}
+        for arg in columns[0]:
+            out[arg] = step([c[arg] for c in columns], int(call.tree.local))
+            if out[arg] is None:
+                raise WriteError(f"the calls {call.run[0].path}… differ in '{arg}' by no fixed step")
+        return out
+
     def call_args(self, tree: Tree) -> dict[str, Any]:
         """This call's values of its block's arguments."""
         key = self.key[id(tree)]
         values = [v for _, v in self.leaves(tree)]
         return {leaf.arg: values[j] for j, leaf in self.args[key] if leaf is not None and leaf.times == 1}
-
-
-def _same_call(a: dict, b: dict) -> bool:
-    ka, kb = next(iter(a)), next(iter(b))
-    return (ka == kb and isinstance(a[ka], Call) and isinstance(b[kb], Call)
-            and _signature(a[ka].tree) == _signature(b[kb].tree))
-
-
-def _signature(tree: Tree) -> str:
-    return repr([(type(i).__name__, getattr(i, "kind", None), getattr(i, "fields", None), tree.names[id(i)],
-                  _signature(i) if isinstance(i, Tree) else None) for i in tree.items])
-
-
-def _loop(entry: dict) -> tuple[int | None, int | None]:
-    """(first, last) index of a call named by an integer, or of a run already made a `for`."""
-    loop = entry.get("for", {}).get("i")
-    if isinstance(loop, Range):
-        return loop.start, loop.stop - 1
-    name = entry.get("name", "")
-    return (int(name), int(name)) if isinstance(name, str) and name.isdigit() else (None, None)
 
 
 def _multiple(column: tuple, found: dict[tuple, Leaf]) -> Leaf | None:
@@ -274,6 +242,8 @@ def _skeleton(value: Any) -> Any:
         return ("range", _skeleton(value.start), _skeleton(value.stop))
     if isinstance(value, Call):
         return "call"
+    if isinstance(value, Ramp):
+        return ("ramp", value.scale, value.div)
     return "#" if _is_num(value) else value
 
 
@@ -288,6 +258,9 @@ def _walk(value: Any, blocks: Blocks, label: str = "value"):
         yield ("start", value.start)
         yield ("n", value.stop)
     elif isinstance(value, Call):
-        yield from blocks.call_args(value.tree).items()
+        for arg, v in blocks.entry_args(value).items():
+            yield from [(arg, v.a), (f"{arg}_step", v.b)] if isinstance(v, Step) else [(arg, v)]
+    elif isinstance(value, Ramp):
+        yield (COUNTER, value.k)
     elif _is_num(value):
         yield (getattr(REGISTRY.get(label), "primary", None) or label, value)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..layers import REGISTRY
 from .writer_blocks import Blocks, Call, Leaf, Range
+from .writer_runs import Ramp, Step
 
 __all__ = ["spec_text", "flow"]
 
@@ -29,6 +30,8 @@ def flow(v: Any) -> str:
         return f"${v.arg}" if v.times == 1 else json.dumps("${" + v.text() + "}")
     if isinstance(v, Range):
         return json.dumps(f"${{range({_expr(v.start)}, {_expr(v.stop)})}}")
+    if isinstance(v, (Ramp, Step)):
+        return json.dumps("${" + v.text() + "}")
     if isinstance(v, str):
         return v if _PLAIN.match(v) and v.lower() not in _SPECIAL else json.dumps(v)
     if isinstance(v, (list, tuple)):
@@ -66,7 +69,11 @@ def _render(blocks: Blocks, entries: list, plan: list | None, values: list) -> l
         if isinstance(v, Range):
             return Range(sub(v.start), sub(v.stop))
         if isinstance(v, Call):
-            return {k: sub(x) for k, x in blocks.call_args(v.tree).items()} or None
+            return {k: sub(x) for k, x in blocks.entry_args(v).items()} or None
+        if isinstance(v, Step):
+            return Step(sub(v.a), sub(v.b))
+        if isinstance(v, Ramp):
+            return Ramp(v.scale, sub(v.k), v.div)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             j = next(it)
             leaf = plan[j][1] if plan else None
