@@ -129,7 +129,8 @@ def validate(config: BenchConfig) -> list[str]:
     return warnings
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask), not all the machine has."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -137,7 +138,7 @@ def _bounds(config: BenchConfig) -> None:
     """Each count and duration within its stated maximum (and durations finite: --budget inf)."""
     counts = (("--iters", config.iters, MAX_ITERS), ("--repeats", config.repeats, MAX_REPEATS),
               ("--warmup", config.warmup_iters, MAX_WARMUP),
-              ("--threads", config.threads, min(MAX_THREADS, max(_cpus(), 1))))
+              ("--threads", config.threads, min(MAX_THREADS, max(usable_cpus(), 1))))
     for option, value, limit in counts:
         if value is not None and value > limit:
             raise BenchError(f"{option} {value:,} is over the limit of {limit:,}"

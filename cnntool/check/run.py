@@ -153,6 +153,8 @@ def _in_processes(targets: list[Target], fast: bool, jobs: int,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
+    from ..bench.config import usable_cpus
+    jobs = min(jobs, usable_cpus(), len(targets))  # more would only add processes: each holds torch
     results: list[ModelResult | None] = [None] * len(targets)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_check_file, t.spec.path, t.file, t.variant, fast): i
@@ -166,7 +168,7 @@ def _in_processes(targets: list[Target], fast: bool, jobs: int,
                 if progress:
                     progress(done, len(targets), targets[futures[future]].name)
         except BrokenProcessPool:
-            raise CheckAborted(f"a check process died (out of memory?) with --jobs {jobs}; "
+            raise CheckAborted(f"a check process died (out of memory?) with {jobs} processes; "
                                "rerun with fewer jobs") from None
     return [r for r in results if r is not None]
 
