@@ -125,7 +125,10 @@ def check_paths(paths: Sequence[str | Path] = (), *, fast: bool = False,
     """Check every model under ``paths``; ``progress(done, total, name)`` is called as they go.
     With ``jobs`` > 1 the models are checked in that many processes; results keep the order."""
     targets = collect(paths)
-    if jobs > 1 and len(targets) > 1:
+    if jobs > 1:
+        from ..bench.config import usable_cpus
+        jobs = min(jobs, usable_cpus(), len(targets))  # more would only add processes: each holds torch
+    if jobs > 1:
         results = _in_processes(targets, fast, jobs, progress)
     else:
         results = []
@@ -153,8 +156,6 @@ def _in_processes(targets: list[Target], fast: bool, jobs: int,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
-    from ..bench.config import usable_cpus
-    jobs = min(jobs, usable_cpus(), len(targets))  # more would only add processes: each holds torch
     results: list[ModelResult | None] = [None] * len(targets)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_check_file, t.spec.path, t.file, t.variant, fast): i
