@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 import cnntool
 from cnntool.cli import main
 from cnntool.render.tables import COLUMNS, view_columns
+from cnntool.units import human_bytes
 
 runner = CliRunner()
 WIDTHS = [60, 80, 120, 200]
@@ -111,3 +112,15 @@ def test_piped_output_honours_COLUMNS(columns):
     assert widest <= int(columns or 200) and (widest > 100) == (columns is None)
     # alexnet's total MACs, 1,135,256,096: conv 1.08 G + linear 58.6 M, as the lecture notes give them
     assert "…" not in out and "1.14 G" in out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_train_keeps_numbers_whole(monkeypatch, width):
+    import json
+    text = render(monkeypatch, width, "train", "resnet18", "-b", "8", "--memory", "24GiB")
+    assert "…" not in text and all(len(line) <= width for line in text.splitlines() if line[:1] in "┃│┏┡└")
+    data = json.loads(runner.invoke(main.app, ["train", "resnet18", "-b", "8", "-f", "json"]).stdout)
+    shown = cells(text)
+    for key in ("saved_bytes", "param_bytes"):  # never dropped: every row's figure, whole
+        assert not Counter(human_bytes(r[key]) for r in data["layers"] if r[key]) - shown, key
+    assert "(not shown" in text if width < 120 else "(not shown" not in text

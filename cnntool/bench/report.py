@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..render.fit import FitColumn, fitted_table, hidden_line
+from ..render.fit import FitColumn, fitted_rows, hidden_line
 from . import fmt
 from .results import BatchRow, BenchResult, Correctness, PerLayer
 
@@ -73,8 +73,7 @@ def _num(title: str, drop: int = 0) -> FitColumn:
 
 def _fitted(title: str, columns: list[FitColumn], rows: list[list[str]], width: int | None) -> tuple[Table, list[str]]:
     """A table whose numbers are never cut (cnntool.render.fit), and the columns it left out."""
-    cols = [FitColumn(c.title, tuple(r[i] for r in rows), c.numeric, c.wrap_min, c.drop) for i, c in enumerate(columns)]
-    return fitted_table(cols, rows, width, title=title, box=box.SIMPLE_HEAD)
+    return fitted_rows(columns, rows, width, title=title, box=box.SIMPLE_HEAD)
 
 
 def results_table(result: BenchResult, width: int | None = None) -> tuple[Table, list[str]]:

@@ -10,6 +10,7 @@ import typer
 
 from ..analysis.training import Optimizer, Precision, Training, max_batch, training
 from ..errors import Loc, SpecError
+from ..render.fit import FitColumn, fitted_rows, hidden_line
 from ..render.tables import JSON_VERSION, Format, text_table
 from ..spec.file import parse_overrides
 from ..spec.zoo import resolve
@@ -55,25 +56,25 @@ def train_json(t: Training, fits: dict[str, int] | None) -> dict[str, Any]:
 
 
 def _print(console, t: Training, fits: dict[str, int] | None) -> None:
-    from rich.table import Table
-    table = Table(title=f"{t.report.model} — training step, batch {t.batch}, {t.precision.value}"
-                        f"{' autocast' if t.precision is not Precision.fp32 else ''}, {t.optimizer.value}",
-                  title_justify="left", header_style="bold")
-    for i, title in enumerate(LAYER_TITLES):
-        table.add_column(title, justify="left" if i < 3 else "right", no_wrap=True)
-    for r in t.rows:
-        table.add_row(r.name, r.kind, r.keeps, *(human_bytes(v) if v else "" for v in
-                      (r.saved_bytes, r.param_bytes, r.grad_bytes, r.state_bytes)),
-                      human(r.backward_macs) if r.backward_macs else "")
+    """The per-layer table and the peak's terms, fitted to the console: numbers are never cut."""
+    numbers = [FitColumn(title, (), numeric=True, drop=drop) for title, drop in
+               zip(LAYER_TITLES[3:], (0, 0, 4, 2, 5))]  # saved, params, grads, optimizer, backward MACs
+    columns = [FitColumn("layer", (), wrap_min=12), FitColumn("kind", (), drop=3),
+               FitColumn("saves for backward", (), wrap_min=10, drop=1), *numbers]
+    rows = [[r.name, r.kind, r.keeps, *(human_bytes(v) if v else "" for v in
+             (r.saved_bytes, r.param_bytes, r.grad_bytes, r.state_bytes)),
+             human(r.backward_macs) if r.backward_macs else ""] for r in t.rows]
+    title = (f"{t.report.model} — training step, batch {t.batch}, {t.precision.value}"
+             f"{' autocast' if t.precision is not Precision.fp32 else ''}, {t.optimizer.value}")
+    table, hidden = fitted_rows(columns, rows, console.width, title=title, title_justify="left", header_style="bold")
     console.print(table)
+    if hidden:
+        console.print(hidden_line(hidden, console.width, columns_option=False), highlight=False, style="dim")
     console.print(f"predicted peak {human_bytes(t.peak_bytes)} ({t.peak_bytes:,} B), at the {t.peak_at}:",
                   highlight=False)
-    peak = Table(header_style="bold", show_edge=False)
-    peak.add_column("term")
-    peak.add_column("bytes", justify="right")
-    for term, value in t.terms.items():
-        if value:
-            peak.add_row(TERM_TEXT[term], human_bytes(value))
+    terms = [[TERM_TEXT[term], human_bytes(value)] for term, value in t.terms.items() if value]
+    peak, _ = fitted_rows([FitColumn("term", (), wrap_min=20), FitColumn("bytes", (), numeric=True)], terms,
+                          console.width, header_style="bold", show_edge=False)
     console.print(peak)
     tot = t.report.totals
     console.print(f"MACs forward {human(tot.macs)} + backward {human(tot.backward_macs)} = step "

@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["FitColumn", "fit_widths", "fitted_table", "hidden_line"]
+__all__ = ["FitColumn", "fit_widths", "fitted_table", "fitted_rows", "hidden_line"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,14 @@ def fitted_table(columns: list[FitColumn], rows: list[list[str]], width: int | N
     for row in rows:
         table.add_row(*(Text(cell) for cell, w in zip(row, widths) if w is not None))
     return table, [c.title for c, w in zip(columns, widths) if w is None]
+
+
+def fitted_rows(columns: list[FitColumn], rows: list[list[str]], width: int | None,
+                **table_args) -> tuple[Table, list[str]]:
+    """`fitted_table` for columns given without their cells: each takes its cells from `rows`."""
+    cols = [FitColumn(c.title, tuple(r[i] for r in rows), c.numeric, c.wrap_min, c.drop, c.grow)
+            for i, c in enumerate(columns)]
+    return fitted_table(cols, rows, width, **table_args)
 
 
 def hidden_line(hidden: list[str], width: int | None, columns_option: bool = True, formats: str = "csv|json") -> str:
