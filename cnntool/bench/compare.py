@@ -19,7 +19,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
-from rich.table import Table
+from ..render.fit import FitColumn, fitted_rows, hidden_line
 
 from . import fmt
 from .errors import BenchError
@@ -182,14 +182,16 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[CompareRow]:
 
 
 def render_compare(rows: list[CompareRow], a_name: str, b_name: str, console: Console) -> None:
-    """Table of B vs A; 'yes' marks differences beyond the combined IQR."""
-    table = Table(title=f"B = {b_name} vs A = {a_name}\n"
-                  "p50 in ms; significant: |B - A| > IQR_A + IQR_B", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("batch", "dtype", "A img/s", "B img/s", "B/A", "sig", "A p50", "B p50", "B/A", "sig"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for r in rows:
-        table.add_row(str(r.batch), r.dtype, f"{r.a_img_s:,.1f}", f"{r.b_img_s:,.1f}",
-                      f"{r.throughput_ratio:.3f}", "yes" if r.throughput_significant else "no",
-                      fmt.sig(r.a_p50_s * 1e3), fmt.sig(r.b_p50_s * 1e3), f"{r.latency_ratio:.3f}",
-                      "yes" if r.latency_significant else "no")
+    """Table of B vs A; 'yes' marks differences beyond the combined IQR. Fitted to the console:
+    the significance, dtype and latency columns give way before any number is cut."""
+    titles = [("batch", 0), ("dtype", 3), ("A img/s", 0), ("B img/s", 0), ("B/A", 0), ("sig", 2),
+              ("A p50", 6), ("B p50", 5), ("B/A", 4), ("sig", 1)]  # latency goes before throughput
+    cells = [[str(r.batch), r.dtype, f"{r.a_img_s:,.1f}", f"{r.b_img_s:,.1f}", f"{r.throughput_ratio:.3f}",
+              "yes" if r.throughput_significant else "no", fmt.sig(r.a_p50_s * 1e3), fmt.sig(r.b_p50_s * 1e3),
+              f"{r.latency_ratio:.3f}", "yes" if r.latency_significant else "no"] for r in rows]
+    table, hidden = fitted_rows([FitColumn(t, (), numeric=True, drop=d) for t, d in titles], cells, console.width,
+                                title=f"B = {b_name} vs A = {a_name}\n"
+                                      "p50 in ms; significant: |B - A| > IQR_A + IQR_B", box=box.SIMPLE_HEAD)
+    if hidden:
+        table.caption = hidden_line(hidden, console.width, columns_option=False, formats="json")
     console.print(table)

@@ -37,3 +37,17 @@ def test_every_number_is_whole_at_any_width(result, width):
         assert fmt.sig(layer.time_s * 1e3) in text and fmt.si(layer.flops) in text
     assert bool(fitted[0][1] or fitted[1][1]) == (width < 80)  # speed and memory: whole at 80 columns
     assert bool(fitted[2][1]) == (width < 120)
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 200])
+def test_bench_compare_keeps_numbers_whole(width):
+    from cnntool.bench.compare import CompareRow, render_compare
+    rows = [CompareRow(8, "fp32", 12345.6, 23456.7, 1.900, True, 0.012345, 0.0061, 0.494, True)]
+    buffer = io.StringIO()
+    render_compare(rows, "a.json", "b.json", Console(file=buffer, width=width, soft_wrap=False))
+    text = buffer.getvalue()
+    assert "…" not in text and all(len(line) <= width for line in text.splitlines())
+    hidden = " ".join(text[text.find("(not shown"):].split())
+    for number, column in (("12,345.6", ""), ("23,456.7", ""), ("1.900", ""), ("12.3", "A p50"), ("6.10", "B p50")):
+        assert number in text or column and column in hidden, number  # throughput whole at any width
+    assert ("not shown" in text) == (width < 100)  # all ten columns need 83
