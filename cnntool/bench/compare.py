@@ -19,8 +19,8 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
-from ..render.fit import FitColumn, fitted_rows, hidden_line
 
+from ..render.fit import FitColumn, fitted_rows, hidden_line
 from . import fmt
 from .errors import BenchError
 from ..errors import SpecError

@@ -46,5 +46,3 @@ def _flat(value: Any) -> bool:
     """A (N, F) input, or one whose shape was not propagated (then the analysis checks it)."""
     meta = value.meta.get("tensor_meta") if isinstance(value, fx.Node) else None
     return not hasattr(meta, "shape") or len(meta.shape) == 2
-
-
